@@ -1,0 +1,3 @@
+"""pgflex-gui: protect Azure Database for PostgreSQL flexible servers with Azure Backup, and restore them."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Pure rules and values: no Qt, no Azure SDK, no I/O."""

@@ -56,5 +56,5 @@ class AppError(Exception):
         return "\n".join(lines)
 
 
-class Cancelled(Exception):  # noqa: N818 - not an error, a user decision
+class Cancelled(Exception):
     """The user cancelled; not an error, never shown as one."""

@@ -83,8 +83,11 @@ class ResourceId:
             if len(self.names) == 1:
                 return ResourceId(self.subscription_id, self.resource_group)
             return ResourceId(
-                self.subscription_id, self.resource_group, self.provider,
-                self.types[:-1], self.names[:-1],
+                self.subscription_id,
+                self.resource_group,
+                self.provider,
+                self.types[:-1],
+                self.names[:-1],
             )
         if self.resource_group:
             return ResourceId(self.subscription_id)
@@ -93,8 +96,11 @@ class ResourceId:
     def child(self, type_: str, name: str) -> ResourceId:
         """The id of a child resource."""
         return ResourceId(
-            self.subscription_id, self.resource_group, self.provider,
-            (*self.types, type_), (*self.names, name),
+            self.subscription_id,
+            self.resource_group,
+            self.provider,
+            (*self.types, type_),
+            (*self.names, name),
         )
 
     @property

@@ -23,6 +23,7 @@ __all__ = [
     "ProtectionState",
     "RecoveryPoint",
     "Region",
+    "RetentionRuleInfo",
     "RoleAssignment",
     "StorageAccount",
     "Subscription",

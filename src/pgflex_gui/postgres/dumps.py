@@ -173,7 +173,8 @@ def parse_archive_header(data: bytes) -> ArchiveHeader:
     if version >= (1, 4):
         sec, minute, hour, mday, mon, year, _isdst = (r.int_(int_size) for _ in range(7))
         try:
-            created = datetime(1900 + year, mon + 1, mday, hour, minute, min(sec, 59))
+            # The archive stores the dumping machine's local time, without a zone.
+            created = datetime(1900 + year, mon + 1, mday, hour, minute, min(sec, 59))  # noqa: DTZ001
         except ValueError:
             created = None
         dbname = r.str_(int_size)

@@ -1,0 +1,208 @@
+"""The error presenter: plain language first, Details and Copy, never modal.
+
+Problems go to the node, the job row, or — for everything else — this toast at the bottom
+of the main window. ``install_excepthooks`` routes uncaught exceptions here too.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from types import TracebackType
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pgflex_gui.domain.errors import AppError, Fault
+from pgflex_gui.ui.tasks import as_app_error
+
+__all__ = ["ErrorPresenter", "ErrorToast", "install_excepthooks"]
+
+log = logging.getLogger(__name__)
+
+_FAULT_WORDS = {
+    Fault.USER: "Check the input",
+    Fault.PERMISSION: "Permission needed",
+    Fault.AZURE: "Azure reported a problem",
+    Fault.NETWORK: "Network problem",
+    Fault.APP: "Problem in pgflex-gui",
+}
+
+
+class ErrorToast(QFrame):
+    """A dismissible panel: summary, remedy, expandable details and a Copy button."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ErrorToast")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setStyleSheet(
+            "#ErrorToast { background: palette(base); border: 1px solid #c0392b;"
+            " border-left: 5px solid #c0392b; border-radius: 4px; }"
+        )
+        style = QApplication.style()
+        self._icon = QLabel()
+        self._icon.setPixmap(
+            style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning).pixmap(32, 32)
+        )
+        self._icon.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self._kind = QLabel()
+        self._kind.setStyleSheet("color: #c0392b; font-weight: bold;")
+        self._summary = QLabel()
+        self._summary.setWordWrap(True)
+        self._summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._remedy = QLabel()
+        self._remedy.setWordWrap(True)
+        self._details = QPlainTextEdit()
+        self._details.setReadOnly(True)
+        self._details.setVisible(False)
+        self._details.setMaximumHeight(160)
+        self._toggle = QPushButton("Details")
+        self._toggle.setCheckable(True)
+        self._toggle.toggled.connect(self._details.setVisible)
+        self._copy = QPushButton("Copy")
+        self._copy.clicked.connect(self.copy_report)
+        close = QToolButton()
+        close.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_TitleBarCloseButton))
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        self._more = QLabel()
+
+        text = QVBoxLayout()
+        text.addWidget(self._kind)
+        text.addWidget(self._summary)
+        text.addWidget(self._remedy)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self._toggle)
+        buttons.addWidget(self._copy)
+        buttons.addWidget(self._more)
+        buttons.addStretch(1)
+        text.addLayout(buttons)
+        text.addWidget(self._details)
+        top = QHBoxLayout(self)
+        top.addWidget(self._icon)
+        top.addLayout(text, 1)
+        top.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self._report = ""
+        self.hide()
+
+    def show_error(self, error: AppError, *, pending: int = 0) -> None:
+        self._kind.setText(_FAULT_WORDS.get(error.fault, "Problem"))
+        self._summary.setText(error.summary)
+        self._remedy.setText(error.remedy)
+        self._remedy.setVisible(bool(error.remedy))
+        self._report = error.report()
+        self._details.setPlainText(self._report)
+        self._toggle.setChecked(False)
+        self._toggle.setVisible(True)
+        self._copy.setVisible(True)
+        self._more.setText(f"{pending} earlier problem(s) in the Log tab" if pending else "")
+        self.show()
+        self.raise_()
+
+    def show_notice(self, text: str) -> None:
+        """An informational note (no details), e.g. a feature not available yet."""
+        self._kind.setText("Note")
+        self._summary.setText(text)
+        self._remedy.setVisible(False)
+        self._report = text
+        self._toggle.setVisible(False)
+        self._copy.setVisible(False)
+        self._details.setVisible(False)
+        self._more.setText("")
+        self.show()
+        self.raise_()
+
+    def summary(self) -> str:
+        return self._summary.text()
+
+    def report(self) -> str:
+        return self._report
+
+    def copy_report(self) -> None:
+        QGuiApplication.clipboard().setText(self._report)
+
+
+class ErrorPresenter(QObject):
+    """Places problems in front of the user without a modal box.
+
+    Thread-safe: :meth:`show_error` may be called from any thread (it hops via a signal).
+
+    Signals:
+        error_shown(object): an AppError was shown.
+    """
+
+    error_shown = Signal(object)
+    _request = Signal(object)
+
+    def __init__(self, toast: ErrorToast, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.toast = toast
+        self._count = 0
+        self._notice_timer = QTimer(self)
+        self._notice_timer.setSingleShot(True)
+        self._notice_timer.timeout.connect(toast.hide)
+        self._request.connect(self._on_self_request)
+
+    def show_error(self, error: AppError | BaseException) -> None:
+        try:
+            self._request.emit(error)
+        except RuntimeError:
+            pass
+
+    def show_notice(self, text: str, *, timeout_ms: int = 6000) -> None:
+        self.toast.show_notice(text)
+        self._notice_timer.start(timeout_ms)
+
+    def _on_self_request(self, error: object) -> None:
+        app_error = error if isinstance(error, AppError) else as_app_error(error)  # type: ignore[arg-type]
+        self._notice_timer.stop()
+        self.toast.show_error(app_error, pending=self._count)
+        self._count += 1
+        self.error_shown.emit(app_error)
+
+
+def install_excepthooks(presenter: ErrorPresenter) -> Callable[[], None]:
+    """Route uncaught exceptions (GUI and worker threads) to the log and the presenter.
+
+    Returns a function restoring the previous hooks.
+    """
+    old_sys = sys.excepthook
+    old_thread = threading.excepthook
+
+    def report(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            old_sys(exc_type, exc, tb)
+            return
+        log.critical("Uncaught exception", exc_info=(exc_type, exc, tb))
+        presenter.show_error(
+            exc if isinstance(exc, AppError) else as_app_error(exc.with_traceback(tb))
+        )
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is not None:
+            report(args.exc_type, args.exc_value, args.exc_traceback)
+
+    sys.excepthook = report
+    threading.excepthook = thread_hook
+
+    def restore() -> None:
+        sys.excepthook = old_sys
+        threading.excepthook = old_thread
+
+    return restore

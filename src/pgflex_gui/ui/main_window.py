@@ -1,0 +1,379 @@
+"""The main window: composes the browser tree, details, coverage, jobs and log panels."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QSplitter,
+    QStyle,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pgflex_gui.domain.ports import InventoryPort
+from pgflex_gui.ui.about import AboutDialog, default_about_info
+from pgflex_gui.ui.errors import ErrorPresenter, ErrorToast
+from pgflex_gui.ui.icons import Icons
+from pgflex_gui.ui.panels.coverage import CoveragePanel
+from pgflex_gui.ui.panels.details import DetailsPanel
+from pgflex_gui.ui.panels.jobs import JobsPanel, RunnerBridge
+from pgflex_gui.ui.panels.log import LogPanel
+from pgflex_gui.ui.tasks import TaskManager
+from pgflex_gui.ui.tree.model import ResourceTreeModel
+from pgflex_gui.ui.tree.nodes import NodeKind, ResourceNode
+from pgflex_gui.ui.tree.view import (
+    NodeAction,
+    QuickFilter,
+    ResourceFilterProxyModel,
+    ResourceTreeView,
+)
+
+__all__ = ["ActionHandler", "MainWindow", "portal_url"]
+
+log = logging.getLogger(__name__)
+
+ActionHandler = Callable[[ResourceNode | None], None]
+_AUTO_EXPAND = (NodeKind.TENANT, NodeKind.SUBSCRIPTION, NodeKind.SERVERS_GROUP)
+_ACTION_NAMES = {
+    NodeAction.CONFIGURE_BACKUP.value: "Configure backup",
+    NodeAction.BACKUP_NOW.value: "Backup now",
+    NodeAction.RESTORE.value: "Restore",
+    "settings": "Settings",
+    "sign-in": "Sign in",
+    "sign-out": "Sign out",
+}
+
+
+def portal_url(node: ResourceNode, base: str = "https://portal.azure.com") -> str | None:
+    """The Azure portal page of the node's resource, if it has one."""
+    ref = node.ref
+    rid = getattr(ref, "id", None)
+    if rid is None and hasattr(ref, "subscription_id"):
+        rid = f"/subscriptions/{ref.subscription_id}"
+    if rid is None:
+        return None
+    tenant = node.ancestor(NodeKind.TENANT)
+    tenant_id = getattr(tenant.ref, "tenant_id", "") if tenant else ""
+    prefix = f"{base}/#@{tenant_id}" if tenant_id else f"{base}/#"
+    return f"{prefix}/resource{rid}"
+
+
+class MainWindow(QMainWindow):
+    """The app's one window. Everything it uses comes in through the constructor."""
+
+    def __init__(
+        self,
+        *,
+        inventory: InventoryPort,
+        tasks: TaskManager,
+        settings: QSettings,
+        about_info: Callable[[], dict[str, str]] = default_about_info,
+        cloud: str = "",
+        account: str = "",
+        handlers: Mapping[str, ActionHandler] | None = None,
+        runner_bridge: RunnerBridge | None = None,
+        job_titles: Callable[[str], str] | None = None,
+        cancel_job: Callable[[str], None] | None = None,
+        activity_source: Callable[..., object] | None = None,
+        open_url: Callable[[str], object] | None = None,
+        portal_base: str = "https://portal.azure.com",
+        now: Callable[[], datetime] | None = None,
+        window_icon: QIcon | None = None,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("MainWindow")
+        self.setWindowTitle("pgflex-gui — Azure Backup for PostgreSQL flexible servers")
+        if window_icon is not None:
+            self.setWindowIcon(window_icon)
+        self.resize(1400, 900)
+        self._tasks = tasks
+        self._settings = settings
+        self._about_info = about_info
+        self._handlers = dict(handlers or {})
+        self._open_url = open_url or (lambda url: QDesktopServices.openUrl(QUrl(url)))
+        self._portal_base = portal_base
+        self._about: AboutDialog | None = None
+        now = now or (lambda: datetime.now(UTC))
+
+        # Tree (left dock)
+        self.model = ResourceTreeModel(
+            inventory, tasks, icons=Icons(), now=now, auto_load_servers=True, parent=self
+        )
+        self.proxy = ResourceFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.tree = ResourceTreeView()
+        self.tree.setModel(self.proxy)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search name, region or status…")
+        self.search.setClearButtonEnabled(True)
+        self.quick_buttons: dict[QuickFilter, QToolButton] = {}
+        self._quick_group = QButtonGroup(self)
+        filters = QHBoxLayout()
+        for quick, text in (
+            (QuickFilter.ALL, "All"),
+            (QuickFilter.UNPROTECTED, "Unprotected"),
+            (QuickFilter.PROBLEMS, "Problems"),
+        ):
+            button = QToolButton()
+            button.setText(text)
+            button.setCheckable(True)
+            button.setAutoRaise(True)
+            self._quick_group.addButton(button)
+            self.quick_buttons[quick] = button
+            filters.addWidget(button)
+        self.quick_buttons[QuickFilter.ALL].setChecked(True)
+        filters.addStretch(1)
+        browser = QWidget()
+        browser_layout = QVBoxLayout(browser)
+        browser_layout.setContentsMargins(4, 4, 4, 4)
+        browser_layout.addWidget(self.search)
+        browser_layout.addLayout(filters)
+        browser_layout.addWidget(self.tree, 1)
+        self.tree_dock = self._dock(
+            "Resources", "ResourcesDock", browser, Qt.DockWidgetArea.LeftDockWidgetArea
+        )
+
+        # Centre: details above coverage, and the non-modal error toast
+        self.details = DetailsPanel(now=now)
+        self.coverage = CoveragePanel(self.model.servers, now=now)
+        self.toast = ErrorToast()
+        self.presenter = ErrorPresenter(self.toast, self)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.details)
+        splitter.addWidget(self.coverage)
+        splitter.setSizes([420, 300])
+        centre = QWidget()
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.addWidget(splitter, 1)
+        centre_layout.addWidget(self.toast)
+        self.setCentralWidget(centre)
+
+        # Bottom dock: Jobs / Log / Activity
+        subs = self._subscription_ids
+        self.jobs = JobsPanel(
+            tasks=tasks, inventory=inventory, subscriptions=subs, cancel_job=cancel_job
+        )
+        if runner_bridge is not None:
+            self.jobs.connect_bridge(runner_bridge, job_titles)
+        self.log_panel = LogPanel(default_level=logging.INFO)
+        self.log_panel.attach(logging.getLogger())
+        self.activity = LogPanel(default_level=logging.INFO)
+        if activity_source is not None:
+            self.activity.subscribe_to(activity_source)
+        else:
+            self.activity.attach(logging.getLogger("pgflex_gui.activity"))
+        self.bottom_tabs = QTabWidget()
+        self.bottom_tabs.setDocumentMode(True)
+        self.bottom_tabs.addTab(self.jobs, "Jobs")
+        self.bottom_tabs.addTab(self.log_panel, "Log")
+        self.bottom_tabs.addTab(self.activity, "Activity")
+        self.bottom_dock = self._dock(
+            "Jobs and log", "BottomDock", self.bottom_tabs, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        self.resizeDocks([self.tree_dock], [820], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.bottom_dock], [230], Qt.Orientation.Vertical)
+
+        self._build_menus()
+        self.account_label = QLabel()
+        self.statusBar().addPermanentWidget(self.account_label)
+        self.set_identity(cloud=cloud, account=account)
+        self._connect_signals()
+        self._restore_state()
+
+    # -- building -----------------------------------------------------------------------------
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(
+        self,
+        text: str,
+        slot: Callable[[], None],
+        *,
+        shortcut: object = None,
+        icon: QStyle.StandardPixmap | None = None,
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)  # type: ignore[arg-type]
+        if icon is not None:
+            action.setIcon(self.style().standardIcon(icon))
+        action.triggered.connect(lambda _=False: slot())
+        return action
+
+    def _build_menus(self) -> None:
+        sp = QStyle.StandardPixmap
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self._action("Sign in…", lambda: self._dispatch("sign-in", None)))
+        file_menu.addAction(self._action("Sign out", lambda: self._dispatch("sign-out", None)))
+        file_menu.addSeparator()
+        file_menu.addAction(
+            self._action("Quit", self.close, shortcut=QKeySequence.StandardKey.Quit)
+        )
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(self.tree_dock.toggleViewAction())
+        view_menu.addAction(self.bottom_dock.toggleViewAction())
+        view_menu.addSeparator()
+        self.refresh_action = self._action(
+            "Refresh", self.refresh_current, shortcut=QKeySequence("F5"), icon=sp.SP_BrowserReload
+        )
+        view_menu.addAction(self.refresh_action)
+        tools = bar.addMenu("&Tools")
+        tools.addAction(
+            self._action(
+                "Configure backup…",
+                lambda: self._dispatch(NodeAction.CONFIGURE_BACKUP.value, self.tree.current_node()),
+            )
+        )
+        tools.addAction(
+            self._action(
+                "Restore…",
+                lambda: self._dispatch(NodeAction.RESTORE.value, self.tree.current_node()),
+            )
+        )
+        tools.addSeparator()
+        tools.addAction(self._action("Settings…", lambda: self._dispatch("settings", None)))
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(
+            self._action("About pgflex-gui", self.show_about, icon=sp.SP_MessageBoxInformation)
+        )
+
+    def _connect_signals(self) -> None:
+        self.search.textChanged.connect(self.proxy.set_search)
+        self._quick_group.buttonClicked.connect(self._on_quick_clicked)
+        self.tree.node_selected.connect(self._on_tree_node_selected)
+        self.tree.action_requested.connect(self._on_tree_action_requested)
+        self.model.rowsInserted.connect(self._on_model_rows_inserted)
+        self.model.protection_changed.connect(self.coverage.refresh)
+        self.model.dataChanged.connect(self._on_model_data_changed)
+        self.model.load_failed.connect(self._on_model_load_failed)
+        self.jobs.job_selected.connect(self.details.show_job)
+
+    # -- public -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Begin loading the tree (call once the window is shown)."""
+        self.model.load_root()
+
+    def set_identity(self, *, cloud: str, account: str) -> None:
+        parts = [
+            f"Cloud: {cloud}" if cloud else "",
+            f"Account: {account}" if account else "Not signed in",
+        ]
+        self.account_label.setText("   ".join(p for p in parts if p))
+
+    def refresh_current(self) -> None:
+        index = self.proxy.mapToSource(self.tree.currentIndex())
+        self.model.refresh(index if index.isValid() else QModelIndex())
+
+    def show_about(self) -> AboutDialog:
+        if self._about is None:
+            self._about = AboutDialog(self._about_info, self)
+        self._about.show()
+        self._about.raise_()
+        return self._about
+
+    def _subscription_ids(self) -> list[str]:
+        return [
+            n.ref.subscription_id
+            for n in self.model.root.walk()
+            if n.kind is NodeKind.SUBSCRIPTION and hasattr(n.ref, "subscription_id")
+        ]
+
+    # -- slots --------------------------------------------------------------------------------
+    def _on_quick_clicked(self, button: QToolButton) -> None:
+        quick = next((q for q, b in self.quick_buttons.items() if b is button), QuickFilter.ALL)
+        if quick is not QuickFilter.ALL:
+            self.model.load_all_servers()
+        self.proxy.set_quick_filter(quick)
+        if quick is not QuickFilter.ALL:
+            self.tree.expandAll()
+
+    def _on_tree_node_selected(self, node: ResourceNode | None) -> None:
+        self.details.show_node(node)
+
+    def _on_model_data_changed(self, top_left: QModelIndex, _bottom_right: QModelIndex) -> None:
+        if self.model.node(top_left) is self.tree.current_node():
+            self.details.show_node(self.tree.current_node())
+
+    def _on_model_load_failed(self, node: ResourceNode, error: object) -> None:
+        self.statusBar().showMessage(
+            f"Could not list {node.label}: {getattr(error, 'summary', error)}", 8000
+        )
+
+    def _on_model_rows_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
+        nodes = [self.model.node(self.model.index(r, 0, parent)) for r in range(first, last + 1)]
+        wanted = [n for n in nodes if n.kind in _AUTO_EXPAND]
+        if wanted:
+            QTimer.singleShot(0, self, lambda: self._expand(wanted))
+
+    def _expand(self, nodes: list[ResourceNode]) -> None:
+        for node in nodes:
+            index = self.proxy.mapFromSource(self.model.index_of(node))
+            if index.isValid():
+                self.tree.expand(index)
+
+    def _on_tree_action_requested(self, action: str, node: ResourceNode) -> None:
+        if action == NodeAction.REFRESH.value:
+            self.model.refresh(self.model.index_of(node))
+        elif action == NodeAction.RETRY.value:
+            self.model.retry(self.model.index_of(node))
+        elif action == NodeAction.OPEN_PORTAL.value:
+            url = portal_url(node, self._portal_base)
+            if url:
+                self._open_url(url)
+        else:
+            self._dispatch(action, node)
+
+    def _dispatch(self, action: str, node: ResourceNode | None) -> None:
+        handler = self._handlers.get(action)
+        if handler is None:
+            name = _ACTION_NAMES.get(action, action)
+            self.presenter.show_notice(f"{name} is coming soon in this build.")
+            return
+        try:
+            handler(node)
+        except Exception as exc:
+            log.exception("Action %s failed", action)
+            self.presenter.show_error(exc)
+
+    # -- state --------------------------------------------------------------------------------
+    def _restore_state(self) -> None:
+        geometry = self._settings.value("main/geometry")
+        state = self._settings.value("main/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)  # type: ignore[arg-type]
+        if state is not None:
+            self.restoreState(state)  # type: ignore[arg-type]
+
+    def save_state(self) -> None:
+        self._settings.setValue("main/geometry", self.saveGeometry())
+        self._settings.setValue("main/state", self.saveState())
+        self._settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        self.log_panel.detach()
+        self.activity.detach()
+        super().closeEvent(event)

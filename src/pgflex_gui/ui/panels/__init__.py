@@ -1,0 +1,1 @@
+"""Panels the main window composes: details, jobs, log, coverage."""

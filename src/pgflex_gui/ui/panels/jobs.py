@@ -1,0 +1,464 @@
+"""The Jobs panel: this app's jobs (from the JobRunner) and Azure Backup jobs across vaults."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRect,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QStyleOptionViewItem,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pgflex_gui.domain.errors import AppError
+from pgflex_gui.domain.models import BackupJob
+from pgflex_gui.domain.ports import InventoryPort
+from pgflex_gui.ui.tasks import TaskManager
+
+__all__ = ["AzureJobsModel", "JobRow", "JobsModel", "JobsPanel", "RunnerBridge"]
+
+log = logging.getLogger(__name__)
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+class RunnerBridge(QObject):
+    """Hops JobRunner listener calls (worker threads) onto the GUI thread.
+
+    Signals:
+        progress(str, object): job id, jobs.job.Progress.
+        finished(str, object, object, bool): job id, result, AppError or None, cancelled.
+    """
+
+    progress = Signal(str, object)
+    finished = Signal(str, object, object, bool)
+
+    def attach(self, runner: Any) -> None:
+        """Subscribe to ``runner`` (a jobs.runner.JobRunner)."""
+        runner.subscribe(on_progress=self._on_progress, on_finished=self._on_finished)
+
+    def _on_progress(self, job_id: str, progress: object) -> None:
+        try:
+            self.progress.emit(job_id, progress)
+        except RuntimeError:
+            pass
+
+    def _on_finished(self, job_id: str, result: object, error: object, cancelled: bool) -> None:
+        try:
+            self.finished.emit(job_id, result, error, cancelled)
+        except RuntimeError:
+            pass
+
+
+@dataclass
+class JobRow:
+    job_id: str
+    title: str
+    state: str = "Queued"
+    fraction: float | None = None
+    message: str = ""
+    eta_s: float | None = None
+    started: float = field(default_factory=time.monotonic)
+    error: AppError | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("Queued", "Running")
+
+
+def _eta_words(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s left"
+    if seconds < 3600:
+        return f"{seconds // 60} min left"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min left"
+
+
+class JobsModel(QAbstractTableModel):
+    """Rows for this app's jobs. Columns: Job, State, Progress, ETA, (cancel)."""
+
+    HEADERS = ("Job", "State", "Progress", "Time left", "")
+    PROGRESS_COLUMN = 2
+    CANCEL_COLUMN = 4
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[JobRow] = []
+
+    def rows(self) -> list[JobRow]:
+        return list(self._rows)
+
+    def row_of(self, job_id: str) -> int:
+        for i, row in enumerate(self._rows):
+            if row.job_id == job_id:
+                return i
+        return -1
+
+    def add_job(self, job_id: str, title: str) -> None:
+        if self.row_of(job_id) >= 0:
+            return
+        self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows))
+        self._rows.append(JobRow(job_id, title))
+        self.endInsertRows()
+
+    def update_progress(self, job_id: str, progress: Any) -> None:
+        i = self.row_of(job_id)
+        if i < 0:
+            self.add_job(job_id, job_id[:8])
+            i = self.row_of(job_id)
+        row = self._rows[i]
+        self._rows[i] = replace(
+            row,
+            state="Running",
+            fraction=getattr(progress, "fraction", None),
+            message=str(getattr(progress, "message", "") or ""),
+            eta_s=getattr(progress, "eta_s", None),
+        )
+        self._emit_row(i)
+
+    def finish(self, job_id: str, error: AppError | None, *, cancelled: bool) -> None:
+        i = self.row_of(job_id)
+        if i < 0:
+            return
+        state = "Cancelled" if cancelled else ("Failed" if error is not None else "Finished")
+        fraction = 1.0 if state == "Finished" else self._rows[i].fraction
+        self._rows[i] = replace(
+            self._rows[i], state=state, error=error, fraction=fraction, eta_s=None
+        )
+        self._emit_row(i)
+
+    def _emit_row(self, i: int) -> None:
+        self.dataChanged.emit(self.index(i, 0), self.index(i, len(self.HEADERS) - 1))
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section] if 0 <= section < len(self.HEADERS) else None
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        try:
+            if not index.isValid() or index.row() >= len(self._rows):
+                return None
+            row = self._rows[index.row()]
+            col = index.column()
+            if role == Qt.ItemDataRole.DisplayRole:
+                return (
+                    row.title,
+                    row.state,
+                    row.message,
+                    _eta_words(row.eta_s),
+                    "Cancel" if row.active else "",
+                )[col]
+            if role == Qt.ItemDataRole.UserRole:
+                return row
+            if role == Qt.ItemDataRole.ToolTipRole and row.error is not None:
+                return row.error.report()
+            if role == Qt.ItemDataRole.ForegroundRole and col == 1:
+                return QColor(
+                    {"Failed": "#c0392b", "Finished": "#2e8b57", "Cancelled": "#808080"}.get(
+                        row.state, "#2f7fc1"
+                    )
+                )
+        except Exception:
+            log.exception("JobsModel.data failed")
+        return None
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Draws a progress bar from the row's fraction (busy bar while indeterminate)."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        row = index.data(Qt.ItemDataRole.UserRole)
+        if not isinstance(row, JobRow):
+            super().paint(painter, option, index)
+            return
+        bar = QStyleOptionProgressBar()
+        bar.rect = QRect(option.rect.adjusted(2, 3, -2, -3))  # type: ignore[attr-defined]
+        bar.minimum = 0
+        bar.maximum = 1000
+        bar.progress = int((row.fraction or 0.0) * 1000)
+        bar.text = row.message or (
+            f"{(row.fraction or 0) * 100:.0f} %" if row.fraction is not None else ""
+        )
+        bar.textVisible = True
+        style = QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
+
+
+class AzureJobsModel(QAbstractTableModel):
+    """Azure Backup jobs across vaults. Columns: Operation, Server, Status, Started, Duration."""
+
+    HEADERS = ("Operation", "Server", "Status", "Started", "Duration")
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._jobs: list[BackupJob] = []
+
+    def set_jobs(self, jobs: list[BackupJob]) -> None:
+        self.beginResetModel()  # a flat table replaced as a whole; the tree never does this
+        self._jobs = sorted(
+            jobs, key=lambda j: j.start or datetime.min.replace(tzinfo=UTC), reverse=True
+        )
+        self.endResetModel()
+
+    def job(self, row: int) -> BackupJob | None:
+        return self._jobs[row] if 0 <= row < len(self._jobs) else None
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._jobs)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section] if 0 <= section < len(self.HEADERS) else None
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        job = self.job(index.row()) if index.isValid() else None
+        if job is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            started = job.start.astimezone().strftime("%Y-%m-%d %H:%M") if job.start else ""
+            return (job.operation, job.datasource_name, job.status, started, job.duration)[
+                index.column()
+            ]
+        if role == Qt.ItemDataRole.UserRole:
+            return job
+        if role == Qt.ItemDataRole.ForegroundRole and index.column() == 2:
+            status = job.status.lower()
+            if "fail" in status:
+                return QColor("#c0392b")
+            if status == "completed":
+                return QColor("#2e8b57")
+        if role == Qt.ItemDataRole.ToolTipRole and job.error_codes:
+            return "\n".join(f"{c}: {m}" for c, m in job.error_codes)
+        return None
+
+
+class AzureJobsFilter(QSortFilterProxyModel):
+    """Filter Azure jobs by status word and age."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.status = ""  # "" = any, else "failed" | "inprogress" | "completed"
+        self.max_age: timedelta | None = None
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def set_filter(self, *, status: str, max_age: timedelta | None) -> None:
+        self.beginFilterChange()
+        self.status = status
+        self.max_age = max_age
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
+        model = self.sourceModel()
+        job = model.job(source_row) if isinstance(model, AzureJobsModel) else None
+        if job is None:
+            return False
+        status = job.status.lower()
+        if self.status == "inprogress" and not job.in_progress:
+            return False
+        if self.status and self.status != "inprogress" and self.status not in status:
+            return False
+        return not (
+            self.max_age is not None
+            and job.start is not None
+            and self.now() - job.start > self.max_age
+        )
+
+
+class JobsPanel(QWidget):
+    """Two tabs: this app's jobs (cancel button) and Azure Backup jobs (filterable).
+
+    Signals:
+        job_selected(object): a BackupJob chosen in the Azure tab.
+    """
+
+    job_selected = Signal(object)
+
+    def __init__(
+        self,
+        *,
+        tasks: TaskManager,
+        inventory: InventoryPort,
+        subscriptions: Callable[[], list[str]],
+        cancel_job: Callable[[str], None] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._tasks = tasks
+        self._inventory = inventory
+        self._subscriptions = subscriptions
+        self._cancel_job = cancel_job
+        self.model = JobsModel(self)
+        self.azure_model = AzureJobsModel(self)
+        self.azure_filter = AzureJobsFilter(self)
+        self.azure_filter.setSourceModel(self.azure_model)
+
+        self._local = QTableView()
+        self._local.setModel(self.model)
+        self._local.setItemDelegateForColumn(
+            JobsModel.PROGRESS_COLUMN, ProgressDelegate(self._local)
+        )
+        self._local.clicked.connect(self._on_local_clicked)
+        self._style_table(self._local)
+        self._local.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self._local.setColumnWidth(JobsModel.PROGRESS_COLUMN, 260)
+
+        self._azure = QTableView()
+        self._azure.setModel(self.azure_filter)
+        self._style_table(self._azure)
+        self._azure.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self._azure.clicked.connect(self._on_azure_clicked)
+        self._status = QComboBox()
+        for label, value in (
+            ("Any status", ""),
+            ("In progress", "inprogress"),
+            ("Failed", "failed"),
+            ("Completed", "completed"),
+        ):
+            self._status.addItem(label, value)
+        self._age = QComboBox()
+        for label, days in (
+            ("Last 24 hours", 1),
+            ("Last 7 days", 7),
+            ("Last 30 days", 30),
+            ("Any time", 0),
+        ):
+            self._age.addItem(label, days)
+        self._age.setCurrentIndex(1)
+        self._status.currentIndexChanged.connect(self._apply_filter)
+        self._age.currentIndexChanged.connect(self._apply_filter)
+        self._refresh = QPushButton("Refresh")
+        self._refresh.clicked.connect(self.refresh_azure_jobs)
+        self._azure_note = QLabel("")
+        bar = QHBoxLayout()
+        for w in (QLabel("Status:"), self._status, QLabel("Started:"), self._age):
+            bar.addWidget(w)
+        bar.addWidget(self._azure_note, 1)
+        bar.addWidget(self._refresh)
+        azure_box = QWidget()
+        azure_layout = QVBoxLayout(azure_box)
+        azure_layout.setContentsMargins(4, 4, 4, 4)
+        azure_layout.addLayout(bar)
+        azure_layout.addWidget(self._azure, 1)
+
+        tabs = QTabWidget()
+        tabs.setDocumentMode(True)
+        tabs.addTab(self._local, "This app")
+        tabs.addTab(azure_box, "Azure Backup jobs")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(tabs)
+        self._apply_filter()
+
+    @staticmethod
+    def _style_table(view: QTableView) -> None:
+        view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        view.setAlternatingRowColors(True)
+        view.verticalHeader().setVisible(False)
+        view.setShowGrid(False)
+        view.setWordWrap(False)
+
+    # -- runner --------------------------------------------------------------------------------
+    def connect_bridge(
+        self, bridge: RunnerBridge, titles: Callable[[str], str] | None = None
+    ) -> None:
+        """Show jobs reported by ``bridge``; ``titles(job_id)`` names a job on first sight."""
+
+        def on_progress(job_id: str, progress: object) -> None:
+            if self.model.row_of(job_id) < 0:
+                self.model.add_job(job_id, titles(job_id) if titles else job_id[:8])
+            self.model.update_progress(job_id, progress)
+
+        def on_finished(job_id: str, _result: object, error: object, cancelled: bool) -> None:
+            if self.model.row_of(job_id) < 0:
+                self.model.add_job(job_id, titles(job_id) if titles else job_id[:8])
+            self.model.finish(
+                job_id, error if isinstance(error, AppError) else None, cancelled=cancelled
+            )
+
+        bridge.progress.connect(on_progress)
+        bridge.finished.connect(on_finished)
+
+    def _on_local_clicked(self, index: QModelIndex) -> None:
+        if index.column() != JobsModel.CANCEL_COLUMN:
+            return
+        row = index.data(Qt.ItemDataRole.UserRole)
+        if isinstance(row, JobRow) and row.active and self._cancel_job is not None:
+            self._cancel_job(row.job_id)
+
+    # -- Azure jobs ------------------------------------------------------------------------------
+    def refresh_azure_jobs(self) -> None:
+        subs = self._subscriptions()
+        inv = self._inventory
+
+        def fetch() -> list[BackupJob]:
+            jobs: list[BackupJob] = []
+            for sub in subs:
+                for page in inv.iter_vaults(sub):
+                    for vault in page:
+                        jobs.extend(inv.list_jobs(vault.id))
+            return jobs
+
+        self._azure_note.setText("Loading…")
+        self._tasks.task(fetch).keyed(("azure-jobs",)).on_success(self._on_jobs).on_failure(
+            self._on_jobs_failed
+        ).start()
+
+    def _on_jobs(self, jobs: list[BackupJob]) -> None:
+        self.azure_model.set_jobs(jobs)
+        self._azure_note.setText(f"{len(jobs)} jobs")
+
+    def _on_jobs_failed(self, error: AppError) -> None:
+        self._azure_note.setText(f"Could not list jobs: {error.summary}")
+        self._azure_note.setToolTip(error.report())
+
+    def _apply_filter(self) -> None:
+        days = int(self._age.currentData() or 0)
+        self.azure_filter.set_filter(
+            status=str(self._status.currentData() or ""),
+            max_age=timedelta(days=days) if days else None,
+        )
+
+    def _on_azure_clicked(self, index: QModelIndex) -> None:
+        job = index.data(Qt.ItemDataRole.UserRole)
+        if isinstance(job, BackupJob):
+            self.job_selected.emit(job)

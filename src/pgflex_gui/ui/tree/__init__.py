@@ -1,0 +1,1 @@
+"""The lazy resource tree: Qt-free nodes, the item model and its view."""

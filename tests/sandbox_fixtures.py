@@ -1,0 +1,104 @@
+"""Pytest plugin: sandbox fixtures (loaded by tests/conftest.py).
+
+- ``sandbox_arm``: ARM only, NullDataPlane, seed "minimal", page size 2, no Retry-After.
+- ``sandbox``: the full sandbox (LocalDataPlane: Azurite + real PostgreSQL), seed "minimal".
+- ``arm_credential`` / ``make_arm_client``: real ClientSecretCredential and SDK clients
+  against ``sandbox_arm``; ``credential`` / ``make_client`` do the same for ``sandbox``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from azure.identity import ClientSecretCredential
+
+from pgflex_gui.sandbox.arm.seed import IDS
+from pgflex_gui.sandbox.runtime import NullDataPlane, Sandbox
+
+ARM_SCOPE = "https://management.azure.com/.default"
+
+
+def sandbox_credential(box: Sandbox, tenant_id: str = IDS.TENANT) -> ClientSecretCredential:
+    """A real azure-identity credential for the sandbox app in ``tenant_id``."""
+    info = box.info
+    return ClientSecretCredential(
+        tenant_id,
+        info.client_id,
+        info.client_secret,
+        authority=info.authority,
+        disable_instance_discovery=True,
+        connection_verify=info.ca_bundle,
+    )
+
+
+def client_factory(box: Sandbox, credential: Any) -> Callable[..., Any]:
+    """``make(cls, subscription_id=None)`` building any mgmt client against ``box``."""
+
+    def make(cls: type, subscription_id: str | None = IDS.SUB, **kwargs: Any) -> Any:
+        options: dict[str, Any] = {
+            "base_url": box.arm_endpoint,
+            "connection_verify": box.info.ca_bundle,
+            "credential_scopes": [ARM_SCOPE],
+            "retry_backoff_factor": 0.05,
+        }
+        options.update(kwargs)
+        if subscription_id is None:
+            return cls(credential, **options)
+        return cls(credential, subscription_id, **options)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def sandbox_arm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """A fast ARM-only sandbox (no real bytes)."""
+    box = Sandbox.start(
+        tmp_path_factory.mktemp("sandbox-arm"),
+        seed="minimal",
+        dataplane=NullDataPlane(),
+        page_size=2,
+        retry_after=0,
+    )
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """The full sandbox with the real LocalDataPlane; errors (never skips) when missing."""
+    try:
+        importlib.import_module("pgflex_gui.sandbox.dataplane")
+    except ImportError as exc:
+        pytest.fail(f"pgflex_gui.sandbox.dataplane is missing: {exc}", pytrace=False)
+    box = Sandbox.start(
+        tmp_path_factory.mktemp("sandbox"), seed="minimal", page_size=5, retry_after=0
+    )
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
+def arm_credential(sandbox_arm: Sandbox) -> ClientSecretCredential:
+    """Credential for ``sandbox_arm`` (tenant Contoso)."""
+    return sandbox_credential(sandbox_arm)
+
+
+@pytest.fixture
+def make_arm_client(sandbox_arm: Sandbox, arm_credential: ClientSecretCredential) -> Any:
+    """``make_arm_client(cls, subscription_id=IDS.SUB, **kw)`` against ``sandbox_arm``."""
+    return client_factory(sandbox_arm, arm_credential)
+
+
+@pytest.fixture(scope="session")
+def credential(sandbox: Sandbox) -> ClientSecretCredential:
+    """Credential for the full ``sandbox`` (tenant Contoso)."""
+    return sandbox_credential(sandbox)
+
+
+@pytest.fixture
+def make_client(sandbox: Sandbox, credential: ClientSecretCredential) -> Any:
+    """``make_client(cls, subscription_id=IDS.SUB, **kw)`` against the full ``sandbox``."""
+    return client_factory(sandbox, credential)

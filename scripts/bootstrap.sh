@@ -14,7 +14,7 @@ log() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
 APT_RUNTIME=(libglib2.0-0 libegl1 libgl1 libx11-6 libxkbcommon0 libfreetype6 libfontconfig1
   libdbus-1-3 fonts-dejavu-core libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
   libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-util1 libxcb-xkb1 libxkbcommon-x11-0
-  postgresql postgresql-contrib nodejs npm)
+  postgresql postgresql-contrib)
 APT_TEST=(xvfb xauth gnome-keyring dbus curl)
 
 as_root() {
@@ -62,6 +62,9 @@ venv_install() {
 
 bootstrap() {  # bootstrap runtime|test
   apt_install "${APT_RUNTIME[@]}"
+  # Node.js from another source (NodeSource, nvm) ships its own npm: ask apt only when missing.
+  command -v node >/dev/null || apt_install nodejs
+  command -v npm >/dev/null || apt_install npm
   [ "$1" = test ] && apt_install "${APT_TEST[@]}"
   npm_install
   if [ "$1" = test ]; then venv_install "sandbox,test,dev"; else venv_install "sandbox"; fi

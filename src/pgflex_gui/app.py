@@ -164,46 +164,150 @@ def _qt_message_handler(mode: Any, _context: Any, message: str) -> None:
     logging.getLogger("qt").log(level, "%s", message)
 
 
-def _load_settings(args: argparse.Namespace) -> Any:
-    try:
-        from pgflex_gui.settings import load_settings
+class SettingsHolder:
+    """The current ``Settings``: read on any thread, replaced when a dialog or sign-in saves."""
 
-        settings = load_settings()
+    def __init__(self, settings: Any, path: Path | None = None) -> None:
+        self.settings = settings
+        self._path = path
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        return self.settings
+
+    def save(self, settings: Any) -> Path:
+        """Write ``settings`` (call on a worker: atomic write with fsync) and keep them."""
+        from pgflex_gui.settings import save_settings
+
+        with self._lock:
+            saved = save_settings(settings, self._path)
+            self.settings = settings
+        return saved
+
+
+def _load_settings() -> Any:
+    """The saved settings (command-line overrides are applied when resolving the cloud)."""
+    try:
+        from pgflex_gui.settings import Settings, load_settings
+    except ImportError:
+        log.exception("Settings are not available")
+        return None
+    try:
+        return load_settings()
     except Exception:
         log.exception("Settings could not be loaded; using defaults")
-        return None
-    changes = {
+        return Settings()
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, str | None]:
+    return {"arm_endpoint": args.arm_endpoint, "authority_host": None, "ca_bundle": args.ca_bundle}
+
+
+def _resolve_cloud(args: argparse.Namespace, settings: Any) -> Any:
+    """Command line > PGFLEX_ARM_ENDPOINT / PGFLEX_CA_BUNDLE > settings > the cloud's defaults."""
+    from pgflex_gui.domain.cloud import resolve_cloud
+
+    saved = {
         k: v
-        for k, v in (
-            ("cloud", args.cloud),
-            ("arm_endpoint", args.arm_endpoint),
-            ("ca_bundle", args.ca_bundle),
-        )
-        if v
+        for k in ("arm_endpoint", "authority_host", "ca_bundle")
+        if (v := getattr(settings, k, None))
     }
-    return settings.replace(**changes) if changes and hasattr(settings, "replace") else settings
+    try:
+        return resolve_cloud(
+            args.cloud or getattr(settings, "cloud", None),
+            arm_endpoint=args.arm_endpoint,
+            ca_bundle=args.ca_bundle,
+            env=os.environ,
+            saved=saved,
+        )
+    except ValueError as exc:
+        raise AppError(
+            Fault.USER,
+            f"The cloud settings are not usable: {exc}.",
+            remedy="Fix the cloud in Tools > Settings…, or the --cloud/--arm-endpoint options.",
+        ) from exc
 
 
-def _start_sandbox(comp: Composition, seed: str) -> InventoryPort:
+def _connect(comp: Composition) -> Callable[..., InventoryPort]:
+    """``(cloud, credential, credential_for_tenant) -> AzureInventory`` over a new factory."""
+
+    def connect(
+        cloud: Any, credential: Any, credential_for_tenant: Callable[[str], Any] | None = None
+    ) -> InventoryPort:
+        from pgflex_gui.azure.clients import ClientFactory
+        from pgflex_gui.azure.inventory import AzureInventory
+
+        factory = ClientFactory(cloud, credential)
+        comp.closers.append(factory.close)
+        return AzureInventory(factory, credential_for_tenant=credential_for_tenant)
+
+    return connect
+
+
+def _sandbox_workdir() -> Path:
+    configured = os.environ.get("PGFLEX_SANDBOX_DIR", "").strip()
+    if configured:
+        return Path(configured)
+    from pgflex_gui import paths
+
+    return paths.data_dir() / "sandbox"
+
+
+def _start_sandbox(comp: Composition, seed: str, session: Any, keystores: Any) -> InventoryPort:
     """Start the sandbox and an inventory over it, off the GUI thread."""
     future: Future[InventoryPort] = Future()
 
     def work() -> None:
         try:
-            from pgflex_gui.azure.clients import ClientFactory
-            from pgflex_gui.azure.inventory import AzureInventory
+            from pgflex_gui.azure.auth import SignInMethod, build_credential
+            from pgflex_gui.domain.cloud import CUSTOM, CloudConfig
+            from pgflex_gui.keystore import sandbox_key
             from pgflex_gui.sandbox.runtime import Sandbox
+            from pgflex_gui.ui.session import Session
 
-            workdir = Path(os.environ.get("PGFLEX_SANDBOX_DIR", "")) or None
-            sandbox = Sandbox.start(workdir, seed=seed)
+            sandbox = Sandbox.start(_sandbox_workdir(), seed=seed)
             comp.sandbox = sandbox
             info = sandbox.info
-            factory = (
-                ClientFactory.for_sandbox(info)
-                if hasattr(ClientFactory, "for_sandbox")
-                else ClientFactory("Custom", None)
+            keystore = keystores.get()
+            keystore.set(sandbox_key(info.client_id), info.client_secret)
+            cloud = CloudConfig(
+                name=CUSTOM,
+                arm_endpoint=info.arm_endpoint,
+                authority_host=info.authority,
+                credential_scope=info.arm_endpoint.rstrip("/") + "/.default",
+                ca_bundle=info.ca_bundle,
             )
-            future.set_result(AzureInventory(factory))
+            credentials: dict[str, Any] = {}
+            lock = threading.Lock()
+
+            def credential_for_tenant(tenant_id: str) -> Any:
+                with lock:
+                    if tenant_id not in credentials:
+                        credentials[tenant_id] = build_credential(
+                            SignInMethod.SANDBOX,
+                            info.authority,
+                            tenant_id=tenant_id,
+                            client_id=info.client_id,
+                            keystore=keystore,
+                            ca_bundle=info.ca_bundle,
+                        )
+                    return credentials[tenant_id]
+
+            first_tenant = info.tenants[0].tenant_id if info.tenants else "organizations"
+            credential = credential_for_tenant(first_tenant)
+            inventory = _connect(comp)(cloud, credential, credential_for_tenant)
+            session.adopt(
+                Session(
+                    cloud=cloud,
+                    credential=credential,
+                    account=f"sandbox ({seed})",
+                    method=SignInMethod.SANDBOX.value,
+                    tenant_id=first_tenant,
+                    client_id=info.client_id,
+                    inventory=inventory,
+                )
+            )
+            future.set_result(inventory)
         except ImportError as exc:
             future.set_exception(
                 AppError(
@@ -213,7 +317,8 @@ def _start_sandbox(comp: Composition, seed: str) -> InventoryPort:
                     details=repr(exc),
                 )
             )
-        except Exception as exc:  # noqa: BLE001 - handed to the tree as a failed listing
+        except Exception as exc:
+            log.exception("The sandbox could not be started")
             future.set_exception(exc)
 
     threading.Thread(target=work, name="sandbox-start", daemon=True).start()
@@ -228,42 +333,195 @@ def _start_sandbox(comp: Composition, seed: str) -> InventoryPort:
     return DeferredInventory(future)
 
 
-def _azure_inventory(comp: Composition, settings: Any) -> InventoryPort:
-    try:
-        from pgflex_gui.azure.auth import build_credential, cloud_config
-        from pgflex_gui.azure.clients import ClientFactory
-        from pgflex_gui.azure.inventory import AzureInventory
-        from pgflex_gui.keystore import Keystore
+def _start_azure(
+    comp: Composition, args: argparse.Namespace, settings: Any, session: Any, keystores: Any
+) -> InventoryPort:
+    """Silent sign-in with the saved method (the keystore probe blocks: done on a thread)."""
+    future: Future[InventoryPort] = Future()
 
-        cloud = cloud_config(
-            settings.cloud,
-            arm_endpoint=settings.arm_endpoint,
-            authority_host=settings.authority_host,
-        )
-        comp.keystore = Keystore()
-        credential = build_credential(
-            settings.sign_in_method,
-            cloud.authority_host,
-            tenant_id=settings.tenant_id,
-            client_id=settings.client_id,
-            keystore=comp.keystore,
-            ca_bundle=settings.ca_bundle,
-        )
-        comp.cloud = cloud.name
-        comp.account = settings.client_id or settings.sign_in_method or ""
-        return AzureInventory(ClientFactory(cloud, credential))
-    except AppError as err:
-        return UnavailableInventory(err)
-    except Exception as exc:
-        log.exception("Azure inventory could not be built")
-        return UnavailableInventory(
-            AppError(
-                Fault.APP,
-                "Azure access is not available in this build.",
-                remedy="Use --sandbox, or update pgflex-gui.",
-                details=repr(exc),
+    def work() -> None:
+        try:
+            from pgflex_gui.azure.auth import (
+                SignInMethod,
+                build_credential,
+                load_authentication_record,
             )
+            from pgflex_gui.ui.session import Session
+
+            cloud = _resolve_cloud(args, settings)
+            method = SignInMethod(settings.sign_in_method)
+            credential = build_credential(
+                method,
+                cloud.authority_host,
+                tenant_id=settings.tenant_id,
+                client_id=settings.client_id,
+                keystore=keystores.get(),
+                ca_bundle=cloud.ca_bundle,
+            )
+            record = load_authentication_record() if method.interactive else None
+            account = (
+                getattr(record, "username", None)
+                or (settings.client_id if not method.interactive else None)
+                or method.label
+            )
+            inventory = _connect(comp)(cloud, credential, session.credential_for_tenant)
+            session.adopt(
+                Session(
+                    cloud=cloud,
+                    credential=credential,
+                    account=str(account),
+                    method=method.value,
+                    tenant_id=settings.tenant_id,
+                    client_id=settings.client_id,
+                    inventory=inventory,
+                )
+            )
+            future.set_result(inventory)
+        except AppError as err:
+            future.set_exception(err)
+        except Exception as exc:
+            log.exception("Azure inventory could not be built")
+            future.set_exception(
+                AppError(
+                    Fault.APP,
+                    "Azure access is not available in this build.",
+                    remedy="Use --sandbox, or update pgflex-gui.",
+                    details=repr(exc),
+                )
+            )
+
+    threading.Thread(target=work, name="azure-sign-in", daemon=True).start()
+    comp.cloud = args.cloud or getattr(settings, "cloud", "")
+    comp.account = "signing in…"
+    return DeferredInventory(future)
+
+
+class SessionActions:
+    """The File > Sign in…/Sign out and Tools > Settings… handlers, and what follows them.
+
+    ``window`` is attached after the MainWindow is built (the handlers go into its constructor).
+    """
+
+    def __init__(
+        self,
+        *,
+        session: Any,
+        holder: SettingsHolder,
+        tasks: Any,
+        keystores: Any,
+        inventory: Any,
+        memory: QSettings,
+    ) -> None:
+        self.session = session
+        self.holder = holder
+        self.tasks = tasks
+        self.keystores = keystores
+        self.inventory = inventory
+        self.memory = memory
+        self.window: Any = None
+        self.dialog: Any = None
+
+    def handlers(self) -> dict[str, Callable[[Any], None]]:
+        return {
+            "sign-in": self.sign_in,
+            "sign_in": self.sign_in,
+            "sign-out": self.sign_out,
+            "sign_out": self.sign_out,
+            "settings": self.settings,
+        }
+
+    def attach(self, window: Any) -> None:
+        self.window = window
+        self.session.identity_changed.connect(self._on_session_identity_changed)
+        self.session.signed_in.connect(self._on_session_signed_in)
+        self.session.signed_out.connect(self._on_session_signed_out)
+        self.session.tenant_signed_in.connect(self._on_session_tenant_signed_in)
+
+    def _tenant_needing_sign_in(self, node: Any) -> str | None:
+        """The tenant of ``node`` (or the selection) when listing it failed on sign-in."""
+        from pgflex_gui.ui.tree.nodes import Failed, NodeKind
+
+        if node is None and self.window is not None:
+            node = self.window.tree.current_node()
+        tenant = node.ancestor(NodeKind.TENANT) if node is not None else None
+        if tenant is None or not isinstance(tenant.load_state, Failed):
+            return None
+        if tenant.load_state.error.fault is not Fault.PERMISSION:
+            return None
+        return getattr(tenant.ref, "tenant_id", None) or None
+
+    def sign_in(self, node: Any) -> None:
+        from pgflex_gui.ui.dialogs.sign_in import SignInDialog
+
+        tenant = self._tenant_needing_sign_in(node)
+        dialog = SignInDialog(
+            self.session,
+            settings=self.holder.get(),
+            memory=self.memory,
+            tenant_id=tenant,
+            tenant_only=tenant is not None,
+            parent=self.window,
         )
+        self._show(dialog)
+
+    def sign_out(self, _node: Any) -> None:
+        self.session.sign_out()
+
+    def settings(self, _node: Any) -> None:
+        from pgflex_gui.ui.dialogs.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(
+            self.holder.get(),
+            tasks=self.tasks,
+            save=self.holder.save,
+            keyring_info=self.keystores.describe,
+            parent=self.window,
+        )
+        dialog.saved.connect(self._on_settings_saved)
+        self._show(dialog)
+
+    def _show(self, dialog: Any) -> None:
+        from PySide6.QtCore import Qt
+
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.dialog = dialog
+        dialog.open()
+
+    def _refresh_root(self) -> None:
+        from PySide6.QtCore import QModelIndex
+
+        if self.window is not None:
+            self.window.model.refresh(QModelIndex())
+
+    def _on_session_identity_changed(self, cloud: str, account: str) -> None:
+        if self.window is not None:
+            self.window.set_identity(cloud=cloud, account=account)
+
+    def _on_session_signed_in(self, session: Any) -> None:
+        self.inventory.switch(session.inventory)
+        self._refresh_root()
+
+    def _on_session_signed_out(self) -> None:
+        self.inventory.switch(None)
+        self._refresh_root()
+
+    def _on_session_tenant_signed_in(self, tenant_id: str) -> None:
+        from pgflex_gui.ui.tree.nodes import NodeKind
+
+        if self.window is None:
+            return
+        model = self.window.model
+        for node in model.root.walk():
+            if node.kind is NodeKind.TENANT and (
+                getattr(node.ref, "tenant_id", "").lower() == tenant_id.lower()
+            ):
+                model.refresh(model.index_of(node))
+
+    def _on_settings_saved(self, _settings: Any) -> None:
+        if self.window is not None:
+            self.window.presenter.show_notice(
+                "Settings saved. Cloud changes apply at the next sign-in."
+            )
 
 
 def _job_runner(comp: Composition) -> Any:
@@ -281,7 +539,8 @@ def _probe_about(comp: Composition) -> None:
 
     def work() -> None:
         try:
-            backend = comp.keystore.backend_name if comp.keystore is not None else None
+            ready = getattr(comp.keystore, "ready", None)
+            backend = ready.backend_name if ready is not None else None
             if backend is None:
                 import keyring
 
@@ -319,24 +578,31 @@ def run(argv: Sequence[str] | None = None) -> int:
     from pgflex_gui.ui.errors import install_excepthooks
     from pgflex_gui.ui.main_window import MainWindow
     from pgflex_gui.ui.panels.jobs import RunnerBridge
+    from pgflex_gui.ui.session import KeystoreProvider, SessionController, SwitchableInventory
     from pgflex_gui.ui.tasks import TaskManager
 
-    settings = _load_settings(args)
-    signed_in = settings is not None and getattr(settings, "sign_in_method", None)
-    if args.sandbox or (not signed_in and not args.smoke and not args.screenshot):
-        inventory = _start_sandbox(comp, args.seed)
-    elif signed_in:
-        inventory = _azure_inventory(comp, settings)
-    else:
-        inventory = UnavailableInventory(
-            AppError(
-                Fault.USER,
-                "Not signed in to Azure.",
-                remedy="Use File > Sign in…, or start with --sandbox.",
-            )
-        )
+    holder = SettingsHolder(_load_settings())
+    settings = holder.get()
     tasks = TaskManager()
     comp.closers.append(lambda: tasks.shutdown(wait=True))
+    keystores = KeystoreProvider()
+    comp.keystore = keystores
+    session = SessionController(
+        tasks=tasks,
+        keystores=keystores,
+        connect=_connect(comp),
+        load_settings=holder.get,
+        save_settings=holder.save,
+        overrides=_overrides(args),
+    )
+    signed_in = settings is not None and getattr(settings, "sign_in_method", None)
+    if args.sandbox or (not signed_in and not args.smoke and not args.screenshot):
+        start_inventory: InventoryPort | None = _start_sandbox(comp, args.seed, session, keystores)
+    elif signed_in:
+        start_inventory = _start_azure(comp, args, settings, session, keystores)
+    else:
+        start_inventory = None  # "Not signed in" until File > Sign in…
+    inventory = SwitchableInventory(start_inventory)
     runner = _job_runner(comp)
     bridge = RunnerBridge()
     if runner is not None:
@@ -353,19 +619,30 @@ def run(argv: Sequence[str] | None = None) -> int:
             handle.cancel()
 
     activity = getattr(getattr(comp.log_setup, "activity", None), "subscribe", None)
+    qsettings = QSettings()
+    actions = SessionActions(
+        session=session,
+        holder=holder,
+        tasks=tasks,
+        keystores=keystores,
+        inventory=inventory,
+        memory=qsettings,
+    )
     window = MainWindow(
         inventory=inventory,
         tasks=tasks,
-        settings=QSettings(),
+        settings=qsettings,
         about_info=lambda: {**default_about_info(), **comp.about},
         cloud=comp.cloud or getattr(settings, "cloud", ""),
         account=comp.account,
+        handlers=actions.handlers(),
         runner_bridge=bridge,
         job_titles=job_title,
         cancel_job=cancel_job,
         activity_source=activity,
         window_icon=QIcon(str(RESOURCES / "pgflex-gui.svg")),
     )
+    actions.attach(window)
     restore_hooks = install_excepthooks(window.presenter)
     comp.closers.append(restore_hooks)
     window.show()

@@ -18,7 +18,7 @@ class Fault(StrEnum):
     APP = "app"  # a bug in pgflex-gui
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: raising sets __traceback__ (and contextlib sets it too)
 class AppError(Exception):
     """A problem told in plain language, with what to do about it.
 

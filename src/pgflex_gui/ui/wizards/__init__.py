@@ -1,0 +1,1 @@
+"""Wizards: each has a Qt-free flow, pages that bind widgets, and the QWizard."""

@@ -1,0 +1,1 @@
+"""The "Configure backup" wizard (issue 6)."""

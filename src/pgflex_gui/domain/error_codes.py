@@ -126,13 +126,27 @@ def lookup(code: str) -> tuple[str, CatalogEntry] | None:
     return (key, AZURE_ERROR_CATALOG[key]) if key else None
 
 
+GENERIC_WRAPPER_CODES = frozenset(
+    {"PostgreSQLFlexOperationFailedUserError", "InternalServerError", "BadRequest", "Conflict"}
+)
+"""Outer codes that only say "something inside failed": their inner code says what."""
+
+
 def describe_azure_error(
     code: str, message: str, inner_codes: Iterable[str] = (), request_id: str | None = None
 ) -> AppError:
-    """An :class:`AppError` for an Azure error; the most specific known inner code wins."""
+    """An :class:`AppError` for an Azure error.
+
+    A specific outer code (``UserErrorMissingRequiredPermissions``) is kept even when the
+    service nests a generic one (``AuthorizationFailed``) inside it; inner codes are read
+    first only when the outer code is a generic wrapper or unknown.
+    """
     inner = [c for c in inner_codes if c]
+    outer = lookup(code)
+    wrapper = outer is None or outer[0] in GENERIC_WRAPPER_CODES
+    candidates = [*inner, code] if wrapper else [code, *inner]
     chosen = None
-    for candidate in [*inner, code]:
+    for candidate in candidates:
         chosen = lookup(candidate)
         if chosen:
             break

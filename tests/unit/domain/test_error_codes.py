@@ -64,3 +64,18 @@ def test_unknown_code_keeps_code_and_message() -> None:
     blank = describe_azure_error("", "")
     assert blank.azure_code is None
     assert blank.summary == "Azure reported an error:"
+
+
+def test_specific_outer_code_beats_a_generic_inner_one() -> None:
+    err = describe_azure_error(
+        "UserErrorMissingRequiredPermissions",
+        "vault identity lacks roles",
+        ["AuthorizationFailed"],
+    )
+    assert err.azure_code == "UserErrorMissingRequiredPermissions"
+    assert err.fault is Fault.PERMISSION
+
+
+def test_unknown_outer_code_falls_back_to_a_known_inner_one() -> None:
+    err = describe_azure_error("SomethingNew", "m", ["ResourceNotFound"])
+    assert err.azure_code == "ResourceNotFound"

@@ -1,0 +1,433 @@
+"""Writes that set up and manage protection: vaults, policies, roles, backup instances.
+
+Long-running operations return :class:`~pgflex_gui.azure.clients.Lro` handles whose
+continuation token is available at once; pass it back as ``continuation_token=`` to resume
+after a restart. Every write reports to ``audit(what=..., target=..., result=...)`` when an
+audit callback is given: synchronous writes once, long-running ones when started and when
+finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from azure.core.exceptions import HttpResponseError
+
+from pgflex_gui.azure import convert
+from pgflex_gui.azure.clients import ClientFactory, Lro
+from pgflex_gui.azure.errors import azure_call, error_info, logged
+from pgflex_gui.domain.errors import AppError
+from pgflex_gui.domain.ids import ResourceId
+from pgflex_gui.domain.models import (
+    PG_FLEX_DATASOURCE_TYPE,
+    BackupInstance,
+    FlexServer,
+    PolicyInfo,
+    RoleAssignment,
+    Vault,
+)
+
+__all__ = [
+    "ProtectionService",
+    "backup_instance_body",
+    "is_scope_within",
+    "role_definition_id",
+]
+
+log = logging.getLogger(__name__)
+
+Audit = Callable[..., None]
+
+# Read-only backup instance fields that a PUT must not echo back.
+_BI_READ_ONLY = (
+    "currentProtectionState",
+    "protectionStatus",
+    "protectionErrorDetails",
+    "provisioningState",
+)
+
+
+def role_definition_id(subscription_id: str, role: str) -> str:
+    """The full role definition id for a built-in role GUID (a full id is returned as is)."""
+    if role.startswith("/"):
+        return role
+    return (
+        f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}"
+    )
+
+
+def is_scope_within(inner: str, outer: str) -> bool:
+    """True when ``outer`` is ``inner`` or one of its parents (ARM ids, case-insensitive)."""
+    a = [p for p in inner.lower().split("/") if p]
+    b = [p for p in outer.lower().split("/") if p]
+    return len(b) <= len(a) and a[: len(b)] == b
+
+
+def backup_instance_body(server: FlexServer, policy_id: ResourceId | str) -> dict[str, Any]:
+    """The PUT body of a PG flex backup instance (azure-facts §3), system-assigned identity."""
+    datasource = {
+        "resourceID": str(server.id),
+        "resourceName": server.name,
+        "resourceType": PG_FLEX_DATASOURCE_TYPE,
+        "datasourceType": PG_FLEX_DATASOURCE_TYPE,
+        "resourceLocation": server.location,
+        "resourceUri": "",
+    }
+    return {
+        "properties": {
+            "objectType": "BackupInstance",
+            "friendlyName": server.name,
+            "dataSourceInfo": {"objectType": "Datasource", **datasource},
+            "dataSourceSetInfo": {"objectType": "DatasourceSet", **datasource},
+            "policyInfo": {"policyId": str(policy_id)},
+            "identityDetails": {"useSystemAssignedIdentity": True},
+        }
+    }
+
+
+def _unwrap(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The BackupInstance object itself, whether or not it is wrapped in ``properties``."""
+    inner = body.get("properties")
+    return dict(inner) if isinstance(inner, Mapping) else dict(body)
+
+
+def _wrap(body: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(body) if isinstance(body.get("properties"), Mapping) else {"properties": body}
+
+
+class ProtectionService:
+    """Vault, policy, role and backup-instance writes. Methods block and raise ``AppError``."""
+
+    def __init__(self, factory: ClientFactory, audit: Audit | None = None) -> None:
+        self._factory = factory
+        self._audit = audit
+
+    # -- audit helpers ---------------------------------------------------------------------
+
+    def _record(self, what: str, target: str, result: str) -> None:
+        if self._audit is None:
+            return
+        try:
+            self._audit(what=what, target=target, result=result)
+        except Exception:
+            log.exception("Audit callback failed for %s on %s", what, target)
+
+    def _write(self, what: str, target: str, call: Callable[[], Any]) -> Any:
+        """Run a synchronous write inside azure_call and audit its outcome."""
+        try:
+            with azure_call(what):
+                value = call()
+        except AppError as err:
+            self._record(what, target, f"failed: {err.azure_code or err.summary}")
+            raise
+        self._record(what, target, "succeeded")
+        return value
+
+    def _begin(
+        self,
+        what: str,
+        target: str,
+        start: Callable[[], Any],
+        convert_result: Callable[[Any], Any],
+        *,
+        resumed: bool,
+    ) -> Lro[Any]:
+        try:
+            with azure_call(what):
+                poller = start()
+        except AppError as err:
+            self._record(what, target, f"failed: {err.azure_code or err.summary}")
+            raise
+        if not resumed:
+            self._record(what, target, "started")
+        return Lro(
+            poller,
+            what=what,
+            convert=convert_result,
+            on_finish=lambda result: self._record(what, target, result),
+        )
+
+    # -- vaults and policies ---------------------------------------------------------------
+
+    def begin_create_vault(
+        self,
+        vault_id: ResourceId,
+        *,
+        location: str,
+        redundancy: str = "LocallyRedundant",
+        cross_region_restore: bool = False,
+        soft_delete: str = "On",
+        soft_delete_days: int = 14,
+        tags: Mapping[str, str] | None = None,
+        continuation_token: str | None = None,
+    ) -> Lro[Vault]:
+        """Create a backup vault with a system-assigned identity (long-running)."""
+        properties: dict[str, Any] = {
+            "storageSettings": [{"datastoreType": "VaultStore", "type": redundancy}],
+            "securitySettings": {
+                "softDeleteSettings": {
+                    "state": soft_delete,
+                    "retentionDurationInDays": soft_delete_days,
+                }
+            },
+        }
+        if cross_region_restore:
+            properties["featureSettings"] = {"crossRegionRestoreSettings": {"state": "Enabled"}}
+        body: dict[str, Any] = {
+            "location": location,
+            "identity": {"type": "SystemAssigned"},
+            "properties": properties,
+        }
+        if tags:
+            body["tags"] = dict(tags)
+        client: Any = self._factory.dataprotection(vault_id.subscription_id)
+        return self._begin(
+            "create the backup vault",
+            str(vault_id),
+            lambda: client.backup_vaults.begin_create_or_update(
+                vault_id.resource_group,
+                vault_id.name,
+                body,
+                continuation_token=continuation_token,
+            ),
+            convert.vault,
+            resumed=continuation_token is not None,
+        )
+
+    def create_policy(self, vault_id: ResourceId, name: str, body: Mapping[str, Any]) -> PolicyInfo:
+        """PUT a backup policy (synchronous). ``body`` is built by the policy flow."""
+        client: Any = self._factory.dataprotection(vault_id.subscription_id)
+        target = str(vault_id.child("backupPolicies", name))
+        raw = self._write(
+            "create the backup policy",
+            target,
+            lambda: client.backup_policies.create_or_update(
+                vault_id.resource_group, vault_id.name, name, _wrap(body)
+            ),
+        )
+        return convert.policy(raw)
+
+    # -- role assignments ------------------------------------------------------------------
+
+    def list_role_assignments(self, principal_id: str, scope: str) -> list[RoleAssignment]:
+        """Assignments of ``principal_id`` that apply at ``scope``, inherited ones included."""
+        sub = ResourceId.parse(scope).subscription_id
+        client: Any = self._factory.authorization(sub)
+        with azure_call("list role assignments"):
+            raw = list(
+                client.role_assignments.list_for_scope(
+                    scope, filter=f"principalId eq '{principal_id}'"
+                )
+            )
+        found = [convert.role_assignment(r) for r in raw]
+        return [
+            a
+            for a in found
+            if a.principal_id.lower() == principal_id.lower()
+            and (not a.scope or is_scope_within(scope, a.scope))
+        ]
+
+    def create_role_assignment(
+        self,
+        *,
+        scope: str,
+        role: str,
+        principal_id: str,
+        principal_type: str = "ServicePrincipal",
+    ) -> RoleAssignment:
+        """Assign ``role`` (built-in GUID or full definition id) at ``scope``.
+
+        An assignment that already exists is returned rather than reported as an error.
+        """
+        sub = ResourceId.parse(scope).subscription_id
+        definition = role_definition_id(sub, role)
+        client: Any = self._factory.authorization(sub)
+        body = {
+            "properties": {
+                "roleDefinitionId": definition,
+                "principalId": principal_id,
+                "principalType": principal_type,
+            }
+        }
+        name = str(uuid.uuid4())
+        what = f"assign role {definition.rsplit('/', 1)[-1]}"
+        try:
+            raw = client.role_assignments.create(scope, name, body)
+        except HttpResponseError as exc:
+            if error_info(exc).code.lower() == "roleassignmentexists":
+                guid = definition.rsplit("/", 1)[-1].lower()
+                for existing in self.list_role_assignments(principal_id, scope):
+                    if existing.role_guid == guid:
+                        self._record(what, scope, "already assigned")
+                        return existing
+            err = logged(exc, what)
+            self._record(what, scope, f"failed: {err.azure_code or err.summary}")
+            raise err from exc
+        except Exception as exc:
+            err = logged(exc, what)
+            self._record(what, scope, f"failed: {err.azure_code or err.summary}")
+            raise err from exc
+        self._record(what, scope, "succeeded")
+        return convert.role_assignment(raw)
+
+    # -- backup instances ------------------------------------------------------------------
+
+    def begin_validate_for_backup(
+        self,
+        vault_id: ResourceId,
+        instance_body: Mapping[str, Any],
+        *,
+        continuation_token: str | None = None,
+    ) -> Lro[None]:
+        """Ask the vault whether it can protect the datasource (long-running, no result).
+
+        Missing roles surface as ``AppError`` with ``azure_code`` such as
+        ``UserErrorMissingRequiredPermissions``.
+        """
+        client: Any = self._factory.dataprotection(vault_id.subscription_id)
+        body = {"backupInstance": _unwrap(instance_body)}
+        return self._begin(
+            "validate the backup configuration",
+            str(vault_id),
+            lambda: client.backup_instances.begin_validate_for_backup(
+                vault_id.resource_group,
+                vault_id.name,
+                body,
+                continuation_token=continuation_token,
+            ),
+            lambda _raw: None,
+            resumed=continuation_token is not None,
+        )
+
+    def begin_create_backup_instance(
+        self,
+        vault_id: ResourceId,
+        name: str,
+        instance_body: Mapping[str, Any],
+        *,
+        continuation_token: str | None = None,
+    ) -> Lro[BackupInstance]:
+        """PUT a backup instance named ``name`` (long-running)."""
+        client: Any = self._factory.dataprotection(vault_id.subscription_id)
+        body = _wrap(instance_body)
+        return self._begin(
+            "configure protection",
+            str(vault_id.child("backupInstances", name)),
+            lambda: client.backup_instances.begin_create_or_update(
+                vault_id.resource_group,
+                vault_id.name,
+                name,
+                body,
+                continuation_token=continuation_token,
+            ),
+            convert.backup_instance,
+            resumed=continuation_token is not None,
+        )
+
+    def begin_adhoc_backup(
+        self,
+        instance_id: ResourceId,
+        *,
+        rule_name: str = "BackupWeekly",
+        retention_tag: str = "Default",
+        continuation_token: str | None = None,
+    ) -> Lro[str]:
+        """Start an on-demand backup; the result is the full ARM id of its job."""
+        sub, rg, vault, name = convert.instance_parts(instance_id)
+        client: Any = self._factory.dataprotection(sub)
+        body = {
+            "backupRuleOptions": {
+                "ruleName": rule_name,
+                "triggerOption": {"retentionTagOverride": retention_tag},
+            }
+        }
+        vault_id = instance_id.parent or instance_id
+        return self._begin(
+            "start an on-demand backup",
+            str(instance_id),
+            lambda: client.backup_instances.begin_adhoc_backup(
+                rg, vault, name, body, continuation_token=continuation_token
+            ),
+            lambda raw: convert.job_id_from(raw, vault_id),
+            resumed=continuation_token is not None,
+        )
+
+    def begin_stop_protection(
+        self, instance_id: ResourceId, *, continuation_token: str | None = None
+    ) -> Lro[None]:
+        """Stop protection and keep the recovery points."""
+        sub, rg, vault, name = convert.instance_parts(instance_id)
+        client: Any = self._factory.dataprotection(sub)
+        return self._begin(
+            "stop protection",
+            str(instance_id),
+            lambda: client.backup_instances.begin_stop_protection(
+                rg, vault, name, continuation_token=continuation_token
+            ),
+            lambda _raw: None,
+            resumed=continuation_token is not None,
+        )
+
+    def begin_resume_protection(
+        self, instance_id: ResourceId, *, continuation_token: str | None = None
+    ) -> Lro[None]:
+        """Resume protection of a stopped instance."""
+        sub, rg, vault, name = convert.instance_parts(instance_id)
+        client: Any = self._factory.dataprotection(sub)
+        return self._begin(
+            "resume protection",
+            str(instance_id),
+            lambda: client.backup_instances.begin_resume_protection(
+                rg, vault, name, continuation_token=continuation_token
+            ),
+            lambda _raw: None,
+            resumed=continuation_token is not None,
+        )
+
+    def begin_delete_instance(
+        self, instance_id: ResourceId, *, continuation_token: str | None = None
+    ) -> Lro[None]:
+        """Delete a backup instance (stop protection and delete data; soft delete applies)."""
+        sub, rg, vault, name = convert.instance_parts(instance_id)
+        client: Any = self._factory.dataprotection(sub)
+        return self._begin(
+            "delete the backup instance",
+            str(instance_id),
+            lambda: client.backup_instances.begin_delete(
+                rg, vault, name, continuation_token=continuation_token
+            ),
+            lambda _raw: None,
+            resumed=continuation_token is not None,
+        )
+
+    def begin_change_policy(
+        self,
+        instance_id: ResourceId,
+        policy_id: ResourceId | str,
+        *,
+        continuation_token: str | None = None,
+    ) -> Lro[BackupInstance]:
+        """Point an instance at another policy (policies can't be edited in place)."""
+        sub, rg, vault, name = convert.instance_parts(instance_id)
+        client: Any = self._factory.dataprotection(sub)
+        body: dict[str, Any] = {}
+        if continuation_token is None:
+            with azure_call("read the backup instance"):
+                current = convert.as_dict(client.backup_instances.get(rg, vault, name))
+            props = dict(convert.get(current, "properties", default={}))
+            for key in _BI_READ_ONLY:
+                props.pop(key, None)
+            props["policyInfo"] = {"policyId": str(policy_id)}
+            body = {"properties": props}
+        return self._begin(
+            "change the backup policy",
+            str(instance_id),
+            lambda: client.backup_instances.begin_create_or_update(
+                rg, vault, name, body, continuation_token=continuation_token
+            ),
+            convert.backup_instance,
+            resumed=continuation_token is not None,
+        )

@@ -1,3 +1,3 @@
-"""pgflex-gui: protect Azure Database for PostgreSQL flexible servers with Azure Backup, and restore them."""
+"""pgflex-gui: protect Azure PostgreSQL flexible servers with Azure Backup, and restore them."""
 
 __version__ = "0.1.0"

@@ -24,11 +24,14 @@ def test_parse_round_trips_and_exposes_parts() -> None:
 def test_parent_chain_walks_up_to_the_subscription() -> None:
     rid = ResourceId.parse(BI)
     vault = rid.parent
-    assert vault is not None and vault.name == "vault1"
+    assert vault is not None
+    assert vault.name == "vault1"
     rg = vault.parent
-    assert rg is not None and str(rg) == rid.resource_group_id
+    assert rg is not None
+    assert str(rg) == rid.resource_group_id
     sub = rg.parent
-    assert sub is not None and str(sub) == rid.subscription_scope
+    assert sub is not None
+    assert str(sub) == rid.subscription_scope
     assert sub.parent is None
 
 

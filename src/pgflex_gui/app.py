@@ -228,7 +228,42 @@ def _resolve_cloud(args: argparse.Namespace, settings: Any) -> Any:
         ) from exc
 
 
-def _connect(comp: Composition) -> Callable[..., InventoryPort]:
+class TenantRoutedFactory:
+    """A ClientFactory stand-in that builds per-subscription clients with the credential of
+    the subscription's tenant (ARM refuses tokens from another tenant). Everything else goes
+    to the default factory.
+
+    Used for the sandbox, whose subscription-to-tenant map is known up front.
+    TODO(clients.py owner): move tenant routing into ClientFactory for real multi-tenant use.
+    """
+
+    _ROUTED = frozenset({"postgres", "dataprotection", "storage", "resources", "authorization"})
+
+    def __init__(self, default: Any, by_subscription: dict[str, Any]) -> None:
+        self._default = default
+        self._by_subscription = {k.lower(): v for k, v in by_subscription.items()}
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._default, name)
+        if name not in self._ROUTED:
+            return attr
+
+        def routed(subscription_id: str, *args: Any, **kwargs: Any) -> Any:
+            factory = self._by_subscription.get(subscription_id.lower(), self._default)
+            return getattr(factory, name)(subscription_id, *args, **kwargs)
+
+        return routed
+
+    def close(self) -> None:
+        for factory in {
+            id(f): f for f in [self._default, *self._by_subscription.values()]
+        }.values():
+            factory.close()
+
+
+def _connect(
+    comp: Composition, tenant_of_subscription: dict[str, str] | None = None
+) -> Callable[..., InventoryPort]:
     """``(cloud, credential, credential_for_tenant) -> AzureInventory`` over a new factory."""
 
     def connect(
@@ -237,7 +272,15 @@ def _connect(comp: Composition) -> Callable[..., InventoryPort]:
         from pgflex_gui.azure.clients import ClientFactory
         from pgflex_gui.azure.inventory import AzureInventory
 
-        factory = ClientFactory(cloud, credential)
+        factory: Any = ClientFactory(cloud, credential)
+        if tenant_of_subscription and credential_for_tenant is not None:
+            per_tenant = {
+                tid: ClientFactory(cloud, credential_for_tenant(tid))
+                for tid in set(tenant_of_subscription.values())
+            }
+            factory = TenantRoutedFactory(
+                factory, {sub: per_tenant[tid] for sub, tid in tenant_of_subscription.items()}
+            )
         comp.closers.append(factory.close)
         return AzureInventory(factory, credential_for_tenant=credential_for_tenant)
 
@@ -295,7 +338,8 @@ def _start_sandbox(comp: Composition, seed: str, session: Any, keystores: Any) -
 
             first_tenant = info.tenants[0].tenant_id if info.tenants else "organizations"
             credential = credential_for_tenant(first_tenant)
-            inventory = _connect(comp)(cloud, credential, credential_for_tenant)
+            tenant_of = {sub: t.tenant_id for t in info.tenants for sub in t.subscriptions}
+            inventory = _connect(comp, tenant_of)(cloud, credential, credential_for_tenant)
             session.adopt(
                 Session(
                     cloud=cloud,

@@ -120,8 +120,11 @@ class SandboxInfo:
             "ca_bundle": self.ca_bundle,
             "client_id": self.client_id,
             "tenants": [
-                {"tenant_id": t.tenant_id, "display_name": t.display_name,
-                 "subscriptions": list(t.subscriptions)}
+                {
+                    "tenant_id": t.tenant_id,
+                    "display_name": t.display_name,
+                    "subscriptions": list(t.subscriptions),
+                }
                 for t in self.tenants
             ],
             "blob_endpoint": self.blob_endpoint,

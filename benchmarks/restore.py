@@ -1,0 +1,183 @@
+"""End-to-end restore time: the pipelined engine vs the documented manual way.
+
+Run from the repository root::
+
+    .venv/bin/python -m benchmarks.restore [--gb 0.5] [--jobs 2]
+
+Builds a sandbox data plane (Azurite over HTTPS + real PostgreSQL): a source server with the
+four seed databases sized to about ``--gb`` GB of table data, a vault backup (pg_dump -Fc),
+restore-as-files into a container, and two empty target servers. Then:
+
+* ``engine``: ``RestoreEngine`` (incident mode: container URL + SAS, existing target):
+  verified parallel downloads, each database's pg_restore -j starting as soon as its file is
+  verified; measured wall time and peak RSS (``ru_maxrss`` of this process, taken first);
+* ``manual``: the documented way, one after another: ``download_blob`` each file, then
+  ``pg_restore --no-owner -j N`` each database;
+* download throughput of the engine's downloads vs ``curl`` and vs SDK
+  ``download_blob(max_concurrency=8)`` of the same files.
+
+Last line: ``restore e2e_s=… manual_s=… ratio=… download_vs_curl=… download_vs_sdk=…
+peak_rss_mb=…``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import subprocess  # noqa: TID251 - a benchmark driving pg_restore and curl
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import trustme
+
+PASSWORD = "Bench-Pass-1"
+ACCOUNT = "benchacct"
+CONTAINER = "restores"
+
+
+def _tls(d: Path) -> dict[str, Path]:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    paths = {"tls_cert": d / "cert.pem", "tls_key": d / "key.pem", "ca_bundle": d / "ca.pem"}
+    paths["tls_cert"].write_bytes(b"".join(p.bytes() for p in cert.cert_chain_pems))
+    cert.private_key_pem.write_to_path(str(paths["tls_key"]))
+    ca.cert_pem.write_to_path(str(paths["ca_bundle"]))
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; print the summary line."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--gb", type=float, default=0.5, help="approximate table data in GB")
+    ap.add_argument("--jobs", type=int, default=2, help="pg_restore -j (target vCores)")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = ap.parse_args(argv)
+
+    from azure.storage.blob import ContainerClient, ContainerSasPermissions, generate_container_sas
+
+    from pgflex_gui.azure.blobs import BlobDownloader, download_blob_sdk
+    from pgflex_gui.jobs.job import CancelToken, JobContext
+    from pgflex_gui.jobs.journal import JobJournal
+    from pgflex_gui.jobs.restore import RestoreEngine
+    from pgflex_gui.jobs.restore_adapters import LocalPgRunner
+    from pgflex_gui.jobs.restore_plan_file import ContainerSpec, RestorePlanFile, TargetSpec
+    from pgflex_gui.restore_cli import FileSecrets
+    from pgflex_gui.sandbox.dataplane import LocalDataPlane
+    from pgflex_gui.sandbox.pgcluster import installed_majors
+
+    work = Path(tempfile.mkdtemp(prefix="pgflex-bench-restore-"))
+    plane = LocalDataPlane(work / "dp", **_tls(work))
+    try:
+        plane.start()
+        t = time.monotonic()
+        plane.create_server("src", version="15", admin_login="pgadmin", admin_password=PASSWORD)
+        for key in ("dst1", "dst2"):
+            plane.create_server(key, version="15", admin_login="pgadmin", admin_password=PASSWORD)
+        scale = max(0, round(args.gb / 0.35))
+        plane.seed_source_databases("src", scale=scale)
+        for key in ("dst1", "dst2"):  # incident mode has no ARM to allow-list extensions
+            plane.set_configuration(key, "azure.extensions", "pgcrypto,hstore")
+        plane.backup("src", "rp-bench")
+        ep = plane.create_storage_account(ACCOUNT)
+        plane.blob_service(ACCOUNT).create_container(CONTAINER)
+        names = plane.restore_as_files("rp-bench", account=ACCOUNT, container=CONTAINER, prefix="")
+        print(f"setup {time.monotonic() - t:.1f} s, blobs: {names}", flush=True)
+        ca = str(work / "ca.pem")
+        url = ep.blob_endpoint.rstrip("/") + "/" + CONTAINER
+        sas = generate_container_sas(
+            ACCOUNT, CONTAINER, account_key=ep.key,
+            permission=ContainerSasPermissions(read=True, list=True),
+            expiry=datetime.now(UTC) + timedelta(hours=3),
+        )  # fmt: skip
+        secrets = FileSecrets(work / "secrets.json")
+        secrets.set("sas", sas)
+        secrets.set("pw", PASSWORD)
+        dbs = [n for n in names if "_database_" in n or n.startswith("database_")]
+
+        # 1. the engine
+        dst1 = plane.endpoint("dst1")
+        assert dst1 is not None
+        plan = RestorePlanFile(
+            container=ContainerSpec(url=url, sas_entry="sas"),
+            target=TargetSpec(
+                mode="existing",
+                host=dst1.host,
+                port=dst1.port,
+                password_entry="pw",
+                vcores=args.jobs,
+            ),
+            download_dir=str(work / "engine-dl"),
+        )
+        downloader = BlobDownloader.from_url(url, sas, connection_verify=ca)
+        engine = RestoreEngine(
+            plan, arm=None, downloader=downloader, pg=LocalPgRunner(), secrets=secrets
+        )
+        t = time.monotonic()
+        result = engine.run(JobContext(token=CancelToken(), journal=JobJournal.in_memory()))
+        e2e = time.monotonic() - t
+        peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        assert result.ok, [(d.name, d.status, d.message) for d in result.databases]
+        dl_bars = [b for b in result.timeline if b.lane == "download" and b.end]
+        dl_s = max(b.end for b in dl_bars) - min(b.start for b in dl_bars)  # type: ignore[type-var]
+        total = sum(d.size for d in result.databases)
+        ours_mbs = total / 1e6 / dl_s
+
+        # 2. the manual way: download everything, then pg_restore each, one by one
+        bin_dir = installed_majors()["15"]
+        dst2 = plane.endpoint("dst2")
+        assert dst2 is not None
+        client = ContainerClient.from_container_url(url, credential=sas, connection_verify=ca)
+        man = work / "manual"
+        man.mkdir()
+        t = time.monotonic()
+        for name in dbs:
+            download_blob_sdk(client, name, man / name, max_concurrency=1)
+        env = {"PGPASSWORD": PASSWORD, "PATH": "/usr/bin:/bin"}
+        for name in dbs:
+            db = name.split("_database_", 1)[-1].removesuffix(".sql")
+            base = ["-h", dst2.host, "-p", str(dst2.port), "-U", "pgadmin"]
+            subprocess.run([str(bin_dir / "psql"), *base, "-d", "postgres", "-c",
+                            f'create database "{db}"'], env=env, check=True,
+                           capture_output=True)  # fmt: skip
+            subprocess.run([str(bin_dir / "pg_restore"), *base, "-d", db, "--no-owner",
+                            "-j", str(args.jobs), str(man / name)], env=env, check=False,
+                           capture_output=True)  # fmt: skip
+        manual = time.monotonic() - t
+
+        # 3. download baselines: SDK max_concurrency=8 and curl
+        sdk_dir = work / "sdk"
+        sdk_dir.mkdir()
+        t = time.monotonic()
+        for name in dbs:
+            download_blob_sdk(client, name, sdk_dir / name, max_concurrency=8)
+        sdk_mbs = total / 1e6 / (time.monotonic() - t)
+        curl = shutil.which("curl")
+        curl_mbs = float("nan")
+        if curl:
+            t = time.monotonic()
+            for name in dbs:
+                out = str(sdk_dir / (name + ".c"))
+                subprocess.run([curl, "-sS", "-f", "--cacert", ca, "-o", out,
+                                f"{url}/{name}?{sas}"], check=True)  # fmt: skip
+            curl_mbs = total / 1e6 / (time.monotonic() - t)
+        print(f"databases: {[d.name for d in result.databases]}, {total / 1e6:.0f} MB of dumps")
+        print(f"engine {e2e:.1f} s (download {dl_s:.1f} s, {ours_mbs:.0f} MB/s); manual "
+              f"{manual:.1f} s; sdk {sdk_mbs:.0f} MB/s; curl {curl_mbs:.0f} MB/s")  # fmt: skip
+        print(
+            f"restore e2e_s={e2e:.1f} manual_s={manual:.1f} ratio={manual / e2e:.2f} "
+            f"download_vs_curl={ours_mbs / curl_mbs:.2f} download_vs_sdk={ours_mbs / sdk_mbs:.2f} "
+            f"peak_rss_mb={peak_rss:.0f}"
+        )
+    finally:
+        plane.close()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

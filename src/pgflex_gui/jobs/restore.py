@@ -1,0 +1,1048 @@
+"""The restore engine: Azure restore-as-files → download → target server → roles → databases.
+
+``RestoreEngine`` is Qt-free and talks to the world only through three ports, so unit tests
+use hand-written fakes and the CLI, the wizard and the e2e tests use real adapters:
+
+* :class:`RestoreArm`: validate/trigger the restore (LRO with a continuation token), follow
+  the backup job, create/configure/restart the target server, add a firewall rule;
+* :class:`Downloader`: list the container, check free space, download verified files
+  (``azure.blobs.BlobDownloader`` fits as it is; :class:`LocalFolder` is incident mode);
+* :class:`PgRunner`: classify files, read TOCs, create databases, run pg_restore/psql, count
+  rows (:class:`LocalPgRunner` wraps ``postgres/``).
+
+Every stage is journaled (``JobJournal``), so after ``kill -9`` a rerun resumes: the ARM
+restore is followed from its journaled continuation token or job id, finished downloads are
+verified files on disk, databases marked restored are not redone, and only databases the app
+created itself are ever dropped. A database that exists and holds data is refused.
+
+Pipeline: downloads run on one transfer thread (each ``BlobDownloader`` call is parallel by
+ranges), smallest database first; each database's restore is queued on the restore pool the
+moment its file is verified, while later files are still downloading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import shutil
+import string
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pgflex_gui.domain.blob_layout import BlobRole, classify_blob
+from pgflex_gui.domain.errors import AppError, Cancelled, Fault
+from pgflex_gui.domain.restore_plan import (
+    build_cross_region_restore_request,
+    build_restore_request,
+    target_version_ok,
+)
+from pgflex_gui.jobs.job import JobContext, Progress
+from pgflex_gui.jobs.restore_plan_file import RestorePlanFile, TargetSpec
+from pgflex_gui.postgres.dumps import BUILTIN_EXTENSIONS, DumpKind, Toc, preload_libraries_for
+from pgflex_gui.postgres.outcome import ProcessOutcome, outcome_error
+from pgflex_gui.postgres.psql import ConnParams
+from pgflex_gui.postgres.restore import ProgressEvent
+
+__all__ = [
+    "ArmJob",
+    "AuditFn",
+    "DbResult",
+    "Downloader",
+    "FileInfo",
+    "LocalFolder",
+    "PgRunner",
+    "PgTarget",
+    "RemoteFile",
+    "RestoreArm",
+    "RestoreEngine",
+    "RestoreJob",
+    "RestoreResult",
+    "SecretStore",
+    "StageTime",
+    "generate_password",
+    "plan_digest",
+]
+
+log = logging.getLogger(__name__)
+
+AuditFn = Callable[[str, str, Mapping[str, Any]], None]
+"""``audit(action, target, details)``: called before every write the engine makes."""
+
+_TERMINAL_OK = frozenset({"completed", "succeeded", "completedwithwarnings"})
+_RUNNING = frozenset({"inprogress", "started", "notstarted", "queued", ""})
+
+
+# --------------------------------------------------------------------------------- ports
+
+
+@dataclass(frozen=True)
+class ArmJob:
+    """The backup job following a restore, as far as the engine cares."""
+
+    status: str
+    bytes_transferred: int = 0
+    error: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.status.replace(" ", "").lower() not in _RUNNING
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status.replace(" ", "").lower() in _TERMINAL_OK
+
+
+@dataclass(frozen=True)
+class PgTarget:
+    """Where to connect and with what password (never journaled, never logged)."""
+
+    conn: ConnParams
+    password: str | None = field(default=None, repr=False)
+
+
+class SecretStore(Protocol):
+    """``keystore.Keystore`` fits."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str) -> None: ...
+
+
+class RestoreArm(Protocol):
+    """Azure control-plane calls. Blocking calls take ``check`` (raises Cancelled)."""
+
+    def validate_restore(self, plan: RestorePlanFile, request: Mapping[str, Any]) -> None: ...
+
+    def trigger_restore(
+        self,
+        plan: RestorePlanFile,
+        request: Mapping[str, Any],
+        *,
+        resume: str | None,
+        on_token: Callable[[str], None],
+        check: Callable[[], None],
+    ) -> str:
+        """Start (or, with ``resume``, continue) the restore LRO; return the backup job id."""
+        ...
+
+    def get_job(self, plan: RestorePlanFile, job_id: str) -> ArmJob: ...
+
+    def server_exists(self, target: TargetSpec) -> bool: ...
+
+    def create_server(
+        self,
+        target: TargetSpec,
+        *,
+        password: str,
+        resume: str | None,
+        on_token: Callable[[str], None],
+        check: Callable[[], None],
+    ) -> None: ...
+
+    def server_endpoint(self, target: TargetSpec) -> tuple[str, int, str]:
+        """(host, port, sslmode) of a ready server."""
+        ...
+
+    def ensure_firewall_rule(self, target: TargetSpec, name: str, ip: str) -> None: ...
+
+    def get_parameter(self, target: TargetSpec, name: str) -> str: ...
+
+    def set_parameter(
+        self, target: TargetSpec, name: str, value: str, *, check: Callable[[], None]
+    ) -> None: ...
+
+    def restart_server(self, target: TargetSpec, *, check: Callable[[], None]) -> None: ...
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A listed blob (``azure.blobs.RemoteBlob`` fits)."""
+
+    name: str
+    size: int
+    etag: str = ""
+
+
+class Downloader(Protocol):
+    """``azure.blobs.BlobDownloader`` fits; so does :class:`LocalFolder`."""
+
+    def list_blobs(self, prefix: str = "") -> Sequence[Any]: ...
+
+    def check_free_space(self, blobs: Sequence[Any], dest_dir: Path) -> None: ...
+
+    def download(
+        self,
+        blobs: Iterable[Any],
+        dest_dir: Path,
+        *,
+        journal: Any = None,
+        progress: Callable[[int, int], None] | None = None,
+        check_cancelled: Callable[[], None] | None = None,
+    ) -> Any:
+        """Return an object with ``.files``: items with ``.name`` and ``.path`` (verified)."""
+        ...
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A downloaded file judged by content."""
+
+    kind: DumpKind
+    dump_major: int | None = None
+
+
+class PgRunner(Protocol):
+    """PostgreSQL work on the target. Long calls take ``cancel`` (returns True to stop)."""
+
+    def classify(self, path: Path) -> FileInfo: ...
+
+    def toc(self, path: Path) -> Toc: ...
+
+    def server_major(self, target: PgTarget) -> int: ...
+
+    def database_exists(self, target: PgTarget, name: str) -> bool: ...
+
+    def database_is_empty(self, target: PgTarget, name: str) -> bool: ...
+
+    def create_database(self, target: PgTarget, name: str) -> None: ...
+
+    def drop_database(self, target: PgTarget, name: str) -> None: ...
+
+    def restore(
+        self,
+        target: PgTarget,
+        name: str,
+        path: Path,
+        info: FileInfo,
+        *,
+        jobs: int,
+        keep_owners: bool,
+        toc: Toc | None,
+        on_progress: Callable[[ProgressEvent], None],
+        cancel: Callable[[], bool],
+    ) -> ProcessOutcome: ...
+
+    def run_sql_file(
+        self, target: PgTarget, path: Path, *, cancel: Callable[[], bool]
+    ) -> ProcessOutcome: ...
+
+    def sanitize_roles(self, raw: Path, cleaned: Path) -> tuple[int, bool]:
+        """Write the cleaned roles file; (kept roles, file had passwords)."""
+        ...
+
+    def row_counts(
+        self, target: PgTarget, name: str, tables: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]: ...
+
+
+class LocalFolder:
+    """Incident mode from a local folder: the "download" is a listing of existing files."""
+
+    @dataclass(frozen=True)
+    class _File:
+        name: str
+        path: Path
+        size: int
+
+    @dataclass(frozen=True)
+    class _Result:
+        files: tuple[Any, ...]
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def list_blobs(self, prefix: str = "") -> list[RemoteFile]:
+        out = []
+        for p in sorted(self.folder.rglob("*")):
+            name = p.relative_to(self.folder).as_posix()
+            if p.is_file() and name.startswith(prefix) and not name.endswith(".part"):
+                out.append(RemoteFile(name, p.stat().st_size))
+        return out
+
+    def check_free_space(self, blobs: Sequence[Any], dest_dir: Path) -> None:
+        return None
+
+    def download(self, blobs: Iterable[Any], dest_dir: Path, **_: Any) -> Any:
+        files = [
+            self._File(b.name, self.folder / b.name, (self.folder / b.name).stat().st_size)
+            for b in blobs
+        ]
+        return self._Result(tuple(files))
+
+
+# -------------------------------------------------------------------------------- results
+
+
+@dataclass
+class StageTime:
+    """One bar of the timeline chart."""
+
+    lane: str  # "azure" | "server" | "download" | "restore" | "verify" | "roles"
+    label: str
+    start: float
+    end: float | None = None
+    status: str = "running"  # running | ok | failed | skipped | cancelled
+
+
+@dataclass
+class DbResult:
+    """What happened to one database."""
+
+    name: str
+    status: str = "pending"  # pending | restored | failed | refused | skipped
+    file: str = ""
+    kind: str = ""
+    size: int = 0
+    exit_code: int | None = None
+    objects_done: int = 0
+    objects_total: int = 0
+    error_lines: list[str] = field(default_factory=list)
+    benign_errors: list[str] = field(default_factory=list)
+    message: str = ""
+    row_counts: dict[str, int] = field(default_factory=dict)
+    count_mismatches: dict[str, list[int]] = field(default_factory=dict)
+    missing_tables: list[str] = field(default_factory=list)
+    resumed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "restored" and not (self.count_mismatches or self.missing_tables)
+
+
+@dataclass
+class RestoreResult:
+    """The whole run: per-database results, the timeline and notes."""
+
+    databases: list[DbResult] = field(default_factory=list)
+    timeline: list[StageTime] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    azure_job_id: str = ""
+    target_server: str = ""
+    started: float = 0.0
+    finished: float = 0.0
+    cancelled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.cancelled and all(d.ok for d in self.databases)
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+def generate_password(length: int = 24) -> str:
+    """A password Azure accepts (upper, lower, digit, symbol); never stored outside keyring."""
+    alphabet = string.ascii_letters + string.digits + "-_.!"
+    while True:
+        pw = "".join(secrets.choice(alphabet) for _ in range(length))
+        if (
+            any(c.islower() for c in pw)
+            and any(c.isupper() for c in pw)
+            and any(c.isdigit() for c in pw)
+            and any(c in "-_.!" for c in pw)
+        ):
+            return pw
+
+
+def plan_digest(plan: RestorePlanFile) -> str:
+    """A short hash of the plan: a journal belongs to exactly one plan."""
+    raw = json.dumps(plan.to_json(), sort_keys=True).encode()
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _server_admin_key(server_id: str) -> str:
+    # Same entry name as keystore.server_admin_key (jobs/ may not import the top level).
+    return f"server-admin:{server_id.lower()}"
+
+
+def _db_key(name: str) -> str:
+    return f"db:{name}"
+
+
+def _no_audit(action: str, target: str, details: Mapping[str, Any]) -> None:
+    log.info("audit %s %s %s", action, target, dict(details))
+
+
+# --------------------------------------------------------------------------------- engine
+
+
+class RestoreEngine:
+    """Run one restore plan to the end, resuming from its journal.
+
+    Args:
+        plan: the plan (no secrets).
+        arm: Azure calls; None in incident mode against an existing server without ARM.
+        downloader: the container (or a :class:`LocalFolder`).
+        pg: PostgreSQL work.
+        secrets: where the target admin password lives (``keystore.Keystore``).
+        audit: called before each write with (action, target, details).
+        poll_s: seconds between backup-job polls.
+        clock: wall clock for the timeline (tests inject one).
+    """
+
+    def __init__(
+        self,
+        plan: RestorePlanFile,
+        *,
+        arm: RestoreArm | None,
+        downloader: Downloader,
+        pg: PgRunner,
+        secrets: SecretStore,
+        audit: AuditFn | None = None,
+        poll_s: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.plan = plan
+        self.arm = arm
+        self.downloader = downloader
+        self.pg = pg
+        self.secrets = secrets
+        self.audit = audit or _no_audit
+        self.poll_s = poll_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._config_lock = threading.Lock()
+        self._result = RestoreResult()
+        self._ctx: JobContext | None = None
+        self._target: PgTarget | None = None
+        self._server_ready = threading.Event()
+        self._server_error: BaseException | None = None
+        self._progress: dict[str, float] = {}
+        self._stop_all = threading.Event()
+
+    # -- public ----------------------------------------------------------------------------
+
+    def run(self, ctx: JobContext) -> RestoreResult:
+        """Run (or resume) the plan. Returns the result; raises Cancelled or AppError."""
+        self._ctx = ctx
+        journal = ctx.journal
+        digest = plan_digest(self.plan)
+        old = journal.get("plan_digest")
+        if old is not None and old != digest:
+            raise AppError(
+                Fault.USER,
+                "This journal belongs to another restore plan.",
+                "Start the plan with a fresh journal, or rerun the plan it was made for.",
+            )
+        res = self._result
+        res.started = float(journal.get("started") or self.clock())
+        if old is None:
+            journal.update({"plan_digest": digest, "started": res.started})
+        res.timeline = [StageTime(**t) for t in journal.get("timeline", [])]
+        res.notes = list(journal.get("notes", []))
+        try:
+            self._run_stages(ctx)
+        except Cancelled:
+            res.cancelled = True
+            self._close_open_bars("cancelled")
+            raise
+        finally:
+            res.finished = self.clock()
+            self._save_timeline()
+        return res
+
+    @property
+    def result(self) -> RestoreResult:
+        """The result so far (complete after ``run`` returns or raises)."""
+        return self._result
+
+    # -- stages ----------------------------------------------------------------------------
+
+    def _run_stages(self, ctx: JobContext) -> None:
+        plan = self.plan
+        if plan.source is not None:
+            self._stage_azure(ctx)
+        dest = Path(plan.download_dir or ".").expanduser()
+        dest.mkdir(parents=True, exist_ok=True)
+        listing = self._stage_list(ctx, dest)
+        server_thread = threading.Thread(
+            target=self._server_worker, name="pgflex-restore-server", daemon=True
+        )
+        server_thread.start()
+        try:
+            self._stage_databases(ctx, dest, listing)
+        finally:
+            self._stop_all.set()
+            server_thread.join()
+        self._save_timeline()
+
+    # 1. Azure restore-as-files ------------------------------------------------------------
+
+    def _stage_azure(self, ctx: JobContext) -> None:
+        assert self.plan.source is not None
+        journal = ctx.journal
+        state = dict(journal.get("azure") or {})
+        if state.get("done"):
+            self._result.azure_job_id = str(state.get("job_id", ""))
+            return
+        arm = self._need_arm("restore the backup as files")
+        src, cont = self.plan.source, self.plan.container
+        bar = self._bar("azure", "Azure restore job")
+        request = build_restore_request(
+            src.recovery_point_id,
+            cont.url,
+            cont.arm_id or None,
+            src.vault_location,
+            cont.file_prefix,
+        )
+        if src.cross_region:
+            request = build_cross_region_restore_request(
+                request, src.backup_instance_id, src.source_region or src.vault_location
+            )
+        job_id = str(state.get("job_id", ""))
+        if not job_id:
+            resume = state.get("continuation_token")
+            if not resume:
+                ctx.report(Progress(0, None, "Validating the restore…"))
+                arm.validate_restore(self.plan, request)
+                self.audit(
+                    "trigger-restore",
+                    src.backup_instance_id,
+                    {"recovery_point": src.recovery_point_id, "container": cont.url},
+                )
+
+            def on_token(token: str) -> None:
+                state["continuation_token"] = token
+                journal.checkpoint("azure", dict(state))
+
+            ctx.report(Progress(0, None, "Starting the restore in Azure Backup…"))
+            job_id = arm.trigger_restore(
+                self.plan, request, resume=resume, on_token=on_token, check=ctx.check_cancelled
+            )
+            state["job_id"] = job_id
+            journal.checkpoint("azure", dict(state))
+        self._result.azure_job_id = job_id
+        while True:
+            ctx.check_cancelled()
+            job = arm.get_job(self.plan, job_id)
+            ctx.report(
+                Progress(0, None, f"Azure restore job: {job.status}, {job.bytes_transferred} B")
+            )
+            if job.finished:
+                break
+            if ctx.token.wait(self.poll_s):
+                raise Cancelled()
+        if not job.succeeded:
+            self._end(bar, "failed")
+            raise AppError(
+                Fault.AZURE,
+                f"The Azure Backup restore job ended as {job.status}.",
+                "Open the job in the vault for details; fix the cause and run the plan again.",
+                details=job.error,
+            )
+        self._end(bar, "ok")
+        state["done"] = True
+        journal.checkpoint("azure", state)
+
+    # 2. list and classify -----------------------------------------------------------------
+
+    def _stage_list(self, ctx: JobContext, dest: Path) -> dict[str, Any]:
+        ctx.check_cancelled()
+        blobs = list(self.downloader.list_blobs(self.plan.container.prefix))
+        out: dict[str, Any] = {"databases": {}, "roles": []}
+        for blob in blobs:
+            hint = classify_blob(blob.name)
+            if hint.role is BlobRole.DATABASE and hint.directory is None:
+                db = hint.database or Path(blob.name).stem
+                out["databases"].setdefault(db, []).append(blob)
+            elif hint.role is BlobRole.ROLES:
+                out["roles"].append(blob)
+            elif hint.role is BlobRole.DATABASE:
+                self._note(f"Directory-format dump members are not supported yet: {blob.name}")
+        wanted = set(self.plan.databases)
+        if wanted:
+            missing = sorted(wanted - set(out["databases"]))
+            for name in missing:
+                self._note(f"Database {name} is not in the restored files.")
+            out["databases"] = {k: v for k, v in out["databases"].items() if k in wanted}
+        for name, files in out["databases"].items():
+            if len(files) > 1:
+                self._note(f"Database {name} has {len(files)} files; using the largest.")
+                files.sort(key=lambda b: b.size, reverse=True)
+        needed = [v[0] for v in out["databases"].values()]
+        if self.plan.roles:
+            needed += out["roles"][:1]
+        self.downloader.check_free_space(needed, dest)
+        if not out["databases"]:
+            raise AppError(
+                Fault.USER,
+                "No database files were found in the container.",
+                "Check the container and prefix; the listing had "
+                f"{len(blobs)} blob(s): {', '.join(b.name for b in blobs[:8])}",
+            )
+        return out
+
+    # 3. target server ---------------------------------------------------------------------
+
+    def _server_worker(self) -> None:
+        try:
+            self._prepare_server()
+        except BaseException as exc:  # noqa: BLE001  (handed to the database workers)
+            self._server_error = exc
+        finally:
+            self._server_ready.set()
+
+    def _wait_server(self) -> PgTarget:
+        ctx = self._ctx
+        assert ctx is not None
+        while not self._server_ready.wait(0.2):
+            ctx.check_cancelled()
+        if self._server_error is not None:
+            raise self._server_error
+        assert self._target is not None
+        return self._target
+
+    def _prepare_server(self) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        t = self.plan.target
+        journal = ctx.journal
+        state = dict(journal.get("server") or {})
+        entry = t.password_entry or (_server_admin_key(t.server_id) if t.server_id else "")
+        if t.mode == "new" and not state.get("ready"):
+            arm = self._need_arm("create the target server")
+            bar = self._bar("server", f"Create server {t.server_name}")
+            if not state.get("created_by_app"):
+                if arm.server_exists(t):
+                    self._end(bar, "failed")
+                    raise AppError(
+                        Fault.USER,
+                        f"Server {t.server_name} already exists and was not created by this "
+                        "restore.",
+                        "Choose a new server name, or restore into it as an existing server.",
+                    )
+                password = generate_password()
+                self.secrets.set(entry, password)  # before the server exists: never lost
+                state["created_by_app"] = True
+                journal.checkpoint("server", state)
+            password = self.secrets.get(entry)
+            if not password:
+                raise AppError(
+                    Fault.USER,
+                    f"The admin password of {t.server_name} is missing from the keyring.",
+                    "Reset the server's admin password in the portal and store it again.",
+                )
+
+            def on_token(token: str) -> None:
+                state["continuation_token"] = token
+                journal.checkpoint("server", dict(state))
+
+            self.audit("create-server", t.server_id, {"version": t.version, "sku": t.sku_name})
+            arm.create_server(
+                t,
+                password=password,
+                resume=state.get("continuation_token"),
+                on_token=on_token,
+                check=ctx.check_cancelled,
+            )
+            if t.firewall_ip:
+                self.audit("firewall-rule", t.server_id, {"ip": t.firewall_ip})
+                arm.ensure_firewall_rule(t, "pgflex-restore-client", t.firewall_ip)
+            state["ready"] = True
+            journal.checkpoint("server", state)
+            self._end(bar, "ok")
+        password = self.secrets.get(entry) if entry else None
+        if self.arm is not None and t.server_id:
+            host, port, sslmode = self.arm.server_endpoint(t)
+        else:
+            host, port, sslmode = t.host, t.port, t.sslmode
+        self._target = PgTarget(
+            ConnParams(host, port, t.admin_login, "postgres", sslmode or None), password
+        )
+        self._result.target_server = t.server_name
+
+    def _ensure_extensions(self, name: str, toc: Toc) -> None:
+        """Allow-list the archive's extensions (and preload libraries) before its restore."""
+        t = self.plan.target
+        wanted = sorted(set(toc.extensions) - BUILTIN_EXTENSIONS)
+        if not wanted:
+            return
+        if self.arm is None or not t.server_id:
+            self._note(
+                f"{name} needs extensions {', '.join(wanted)}; without ARM access they can't be "
+                "allow-listed (azure.extensions) by the app."
+            )
+            return
+        ctx = self._ctx
+        assert ctx is not None
+        with self._config_lock:
+            current = [v.strip() for v in self.arm.get_parameter(t, "azure.extensions").split(",")]
+            have = {v.lower() for v in current if v}
+            missing = [e for e in wanted if e.lower() not in have]
+            if missing:
+                if not t.allow_configure and t.mode != "new":
+                    self._note(f"{name} needs extensions not allow-listed: {', '.join(missing)}")
+                    return
+                value = ",".join([v for v in current if v] + missing)
+                bar = self._bar("server", f"Allow {', '.join(missing)}")
+                self.audit("set-parameter", t.server_id, {"azure.extensions": value})
+                self.arm.set_parameter(t, "azure.extensions", value, check=ctx.check_cancelled)
+                self._end(bar, "ok")
+            libs = preload_libraries_for(wanted)
+            if libs:
+                cur = [
+                    v.strip()
+                    for v in self.arm.get_parameter(t, "shared_preload_libraries").split(",")
+                ]
+                need = [lib for lib in libs if lib not in cur]
+                if need and (t.mode == "new" or t.allow_restart):
+                    value = ",".join([v for v in cur if v] + need)
+                    bar = self._bar("server", f"Preload {', '.join(need)} + restart")
+                    self.audit("set-parameter", t.server_id, {"shared_preload_libraries": value})
+                    self.arm.set_parameter(
+                        t, "shared_preload_libraries", value, check=ctx.check_cancelled
+                    )
+                    self.audit("restart-server", t.server_id, {})
+                    self.arm.restart_server(t, check=ctx.check_cancelled)
+                    self._end(bar, "ok")
+                elif need:
+                    self._note(f"{name} needs shared_preload_libraries {', '.join(need)}.")
+
+    # 4/5. roles and databases: the pipeline -----------------------------------------------
+
+    def _stage_databases(self, ctx: JobContext, dest: Path, listing: dict[str, Any]) -> None:
+        journal = ctx.journal
+        dbs: dict[str, list[Any]] = listing["databases"]
+        order = sorted(dbs, key=lambda n: (dbs[n][0].size, n))
+        results = {name: DbResult(name, size=int(dbs[name][0].size)) for name in order}
+        self._result.databases = [results[n] for n in order]
+        total_bytes = sum(dbs[n][0].size for n in order) or 1
+        done_bytes: dict[str, int] = {}
+        futures: list[Future[None]] = []
+        roles_future: Future[None] | None = None
+        workers = max(1, self.plan.parallel_restores)
+        with ThreadPoolExecutor(workers, thread_name_prefix="pgflex-restore") as pool:
+            try:
+                if self.plan.roles and listing["roles"]:
+                    blob = listing["roles"][0]
+                    path = self._download_one(ctx, dest, blob, "roles", None, None)
+                    roles_future = pool.submit(self._restore_roles, path)
+                for name in order:
+                    ctx.check_cancelled()
+                    if self._stop_all.is_set():
+                        results[name].status = "skipped"
+                        results[name].message = "Not restored: an earlier database failed."
+                        continue
+                    db = results[name]
+                    saved = dict(journal.get(_db_key(name)) or {})
+                    if saved.get("status") == "restored":
+                        self._restore_saved(db, saved)
+                        continue
+                    blob = dbs[name][0]
+
+                    def on_bytes(done: int, _total: int, _n: str = name) -> None:
+                        done_bytes[_n] = done
+                        self._overall(ctx, "download", sum(done_bytes.values()) / total_bytes)
+
+                    path = self._download_one(ctx, dest, blob, name, on_bytes, db)
+                    if path is None:
+                        continue
+                    futures.append(pool.submit(self._restore_db, db, path, roles_future))
+                for fut in futures:
+                    while True:
+                        try:
+                            fut.result(timeout=0.2)
+                            break
+                        except TimeoutError:
+                            ctx.check_cancelled()
+            except BaseException:
+                self._stop_all.set()
+                for fut in futures:
+                    fut.cancel()
+                raise
+        if ctx.cancelled:
+            raise Cancelled()
+
+    def _download_one(
+        self,
+        ctx: JobContext,
+        dest: Path,
+        blob: Any,
+        label: str,
+        on_bytes: Callable[[int, int], None] | None,
+        db: DbResult | None,
+    ) -> Path | None:
+        bar = self._bar("download", label)
+        try:
+            result = self.downloader.download(
+                [blob],
+                dest,
+                journal=ctx.journal,
+                progress=on_bytes,
+                check_cancelled=ctx.check_cancelled,
+            )
+        except Cancelled:
+            self._end(bar, "cancelled")
+            raise
+        except AppError as exc:
+            self._end(bar, "failed")
+            if db is None:
+                raise
+            db.status, db.message = "failed", f"Download failed: {exc}"
+            self._save_db(db)
+            if self.plan.stop_on_first_failure:
+                self._stop_all.set()
+            return None
+        self._end(bar, "ok")
+        files = list(result.files)
+        return Path(files[0].path)
+
+    def _restore_roles(self, path: Path) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        target = self._wait_server()
+        if ctx.journal.get("roles") == "done":
+            return
+        bar = self._bar("roles", "Roles")
+        cleaned = path.with_name(path.name + ".cleaned.sql")
+        kept, had_passwords = self.pg.sanitize_roles(path, cleaned)
+        if not had_passwords:
+            self._note(
+                "Roles were restored without passwords (the roles file has none): set new "
+                "passwords before anyone logs in with them."
+            )
+        self.audit("create-roles", self.plan.target.server_name, {"roles": kept})
+        outcome = self.pg.run_sql_file(target, cleaned, cancel=lambda: ctx.cancelled)
+        if outcome.cancelled:
+            raise Cancelled()
+        if outcome.fatal_errors:
+            self._note(f"Roles: {len(outcome.fatal_errors)} error(s): {outcome.fatal_errors[0]}")
+        self._end(bar, "ok" if not outcome.fatal_errors else "failed")
+        ctx.journal.checkpoint("roles", "done")
+
+    def _restore_db(self, db: DbResult, path: Path, roles_future: Future[None] | None) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        if self._stop_all.is_set() or ctx.cancelled:
+            db.status = "skipped"
+            return
+        try:
+            target = self._wait_server()
+            if roles_future is not None:
+                roles_future.result()
+            self._restore_db_inner(ctx, db, path, target)
+        except Cancelled:
+            db.status, db.message = "failed", "Cancelled."
+            raise
+        except AppError as exc:
+            if db.status != "refused":
+                db.status, db.message = "failed", str(exc)
+            if self.plan.stop_on_first_failure:
+                self._stop_all.set()
+        self._save_db(db)
+
+    def _restore_db_inner(self, ctx: JobContext, db: DbResult, path: Path, tgt: PgTarget) -> None:
+        name = db.name
+        journal = ctx.journal
+        saved = dict(journal.get(_db_key(name)) or {})
+        db.file = path.name
+        info = self.pg.classify(path)
+        db.kind = str(info.kind)
+        if not info.kind.is_archive and info.kind is not DumpKind.PLAIN_SQL:
+            raise AppError(Fault.USER, f"{path.name} is not a database dump ({info.kind}).")
+        toc = self.pg.toc(path) if info.kind.is_archive else None
+        if info.dump_major is not None:
+            major = self.pg.server_major(tgt)
+            if not target_version_ok(info.dump_major, major):
+                raise AppError(
+                    Fault.USER,
+                    f"{name} was dumped from PostgreSQL {info.dump_major}; the target runs "
+                    f"{major}.",
+                    "Restore into a server of the same or a newer major version.",
+                )
+        if toc is not None:
+            self._ensure_extensions(name, toc)
+        # Refuse data the app did not create; redo only what it created itself.
+        exists = self.pg.database_exists(tgt, name)
+        created = bool(saved.get("created_by_app"))
+        if exists and created and saved.get("status") in ("restoring", "failed"):
+            db.resumed = True
+            self.audit("drop-database", name, {"reason": "redo an interrupted restore"})
+            self.pg.drop_database(tgt, name)
+            exists = False
+        if exists and not self.pg.database_is_empty(tgt, name):
+            db.status = "refused"
+            db.message = (
+                f"Database {name} already exists on the target and holds data; it was not "
+                "touched. Drop or rename it, or choose another target."
+            )
+            self._save_db(db)
+            raise AppError(Fault.USER, db.message)
+        if not exists:
+            self.audit("create-database", name, {"server": self.plan.target.server_name})
+            self.pg.create_database(tgt, name)
+            created = True
+        saved.update({"status": "restoring", "created_by_app": created, "file": path.name})
+        journal.checkpoint(_db_key(name), saved)
+        bar = self._bar("restore", name)
+        jobs = self.plan.jobs or self.plan.target.vcores or 1
+        jobs = max(1, min(jobs, self.plan.target.vcores or jobs))
+        last = [0.0]
+
+        def on_progress(event: ProgressEvent) -> None:
+            db.objects_done, db.objects_total = event.done, event.total
+            now = time.monotonic()
+            if now - last[0] > 0.1:
+                last[0] = now
+                ctx.report(Progress(event.done, event.total or None, f"{name}: {event.text}"))
+
+        self.audit("restore-database", name, {"file": path.name, "jobs": jobs})
+        outcome = self.pg.restore(
+            tgt,
+            name,
+            path,
+            info,
+            jobs=jobs,
+            keep_owners=self.plan.roles,
+            toc=toc,
+            on_progress=on_progress,
+            cancel=lambda: ctx.cancelled,
+        )
+        if outcome.cancelled:
+            self._end(bar, "cancelled")
+            raise Cancelled()
+        db.exit_code = outcome.exit_code
+        db.error_lines = list(outcome.fatal_errors)
+        db.benign_errors = list(outcome.benign_errors)
+        err = outcome_error(outcome)
+        if err is not None:
+            self._end(bar, "failed")
+            saved["status"] = "failed"
+            journal.checkpoint(_db_key(name), saved)
+            raise err
+        self._end(bar, "ok")
+        if toc is not None:
+            db.objects_total = db.objects_total or len(toc.entries)
+        vbar = self._bar("verify", name)
+        self._verify(db, tgt, toc)
+        db.status = "restored"
+        self._end(vbar, "ok" if db.ok else "failed")
+
+    def _verify(self, db: DbResult, tgt: PgTarget, toc: Toc | None) -> None:
+        tables = list(toc.tables) if toc is not None else []
+        source = self.plan.source_counts.get(db.name, {})
+        if not tables and source:
+            tables = [tuple(k.split(".", 1)) for k in source]  # type: ignore[misc]
+        counts = self.pg.row_counts(tgt, db.name, tables) if tables else {}
+        db.row_counts = {f"{s}.{t}": n for (s, t), n in sorted(counts.items())}
+        db.missing_tables = [f"{s}.{t}" for s, t in tables if (s, t) not in counts]
+        for key, expected in source.items():
+            got = db.row_counts.get(key)
+            if got is None:
+                if key not in db.missing_tables:
+                    db.missing_tables.append(key)
+            elif got != expected:
+                db.count_mismatches[key] = [expected, got]
+
+    def _restore_saved(self, db: DbResult, saved: Mapping[str, Any]) -> None:
+        for key, value in dict(saved.get("result") or {}).items():
+            if hasattr(db, key):
+                setattr(db, key, value)
+        db.status = "restored"
+        db.resumed = True
+        db.message = db.message or "Restored by an earlier run; not redone."
+
+    def _save_db(self, db: DbResult) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        saved = dict(ctx.journal.get(_db_key(db.name)) or {})
+        if db.status == "restored":
+            saved["status"] = "restored"
+        elif db.status == "refused":
+            saved["status"] = "refused"
+        elif saved.get("status") == "restoring":
+            saved["status"] = "failed"
+        saved["result"] = {
+            "file": db.file,
+            "kind": db.kind,
+            "size": db.size,
+            "exit_code": db.exit_code,
+            "objects_done": db.objects_done,
+            "objects_total": db.objects_total,
+            "error_lines": db.error_lines[:50],
+            "benign_errors": db.benign_errors[:50],
+            "message": db.message,
+            "row_counts": db.row_counts,
+            "count_mismatches": db.count_mismatches,
+            "missing_tables": db.missing_tables,
+        }
+        ctx.journal.checkpoint(_db_key(db.name), saved)
+        self._save_timeline()
+
+    # -- small things ----------------------------------------------------------------------
+
+    def _need_arm(self, what: str) -> RestoreArm:
+        if self.arm is None:
+            raise AppError(
+                Fault.USER,
+                f"Azure access is needed to {what}.",
+                "Sign in, or use incident mode with an existing server.",
+            )
+        return self.arm
+
+    def _bar(self, lane: str, label: str) -> StageTime:
+        bar = StageTime(lane, label, self.clock())
+        with self._lock:
+            self._result.timeline.append(bar)
+        self._save_timeline()
+        return bar
+
+    def _end(self, bar: StageTime, status: str) -> None:
+        with self._lock:
+            bar.end = self.clock()
+            bar.status = status
+        self._save_timeline()
+
+    def _close_open_bars(self, status: str) -> None:
+        with self._lock:
+            for bar in self._result.timeline:
+                if bar.end is None:
+                    bar.end, bar.status = self.clock(), status
+
+    def _save_timeline(self) -> None:
+        ctx = self._ctx
+        if ctx is None:
+            return
+        with self._lock:
+            data = [dict(vars(b)) for b in self._result.timeline]
+            notes = list(self._result.notes)
+        ctx.journal.update({"timeline": data, "notes": notes})
+
+    def _note(self, text: str) -> None:
+        log.info("restore: %s", text)
+        with self._lock:
+            if text not in self._result.notes:
+                self._result.notes.append(text)
+
+    def _overall(self, ctx: JobContext, stage: str, fraction: float) -> None:
+        now = time.monotonic()
+        if now - self._progress.get(stage, 0.0) < 0.1:
+            return
+        self._progress[stage] = now
+        ctx.report(Progress(round(100 * fraction, 1), 100, f"Downloading ({stage})"))
+
+
+class RestoreJob:
+    """The engine as a ``jobs.job.Job`` for the runner (restore lane)."""
+
+    kind = "restore"
+
+    def __init__(self, engine: RestoreEngine, *, title: str = "") -> None:
+        self.engine = engine
+        self.title = title or f"Restore into {engine.plan.target.server_name}"
+
+    def run(self, ctx: JobContext) -> RestoreResult:
+        """Run the engine."""
+        return self.engine.run(ctx)
+
+
+def free_space(path: Path) -> int:
+    """Free bytes at ``path`` (for reports)."""
+    return shutil.disk_usage(path).free

@@ -1,0 +1,180 @@
+"""Restore end to end against the full sandbox: ARM stand-in, Azurite and real PostgreSQL.
+
+Protected source server → restore-as-files (validate + trigger + job) → verified download →
+new target server (created, firewall, extension allow-list fixed) → pg_restore per database
+→ same tables and row counts as the source. Also: a non-empty target is refused, and a
+``pgflex_gui.restore_cli`` child killed with SIGKILL mid-way resumes on rerun.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.mgmt.dataprotection import DataProtectionMgmtClient
+from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+from pgflex_gui.jobs.restore_plan_file import (
+    ContainerSpec,
+    RestorePlanFile,
+    SourceSpec,
+    TargetSpec,
+    save_plan,
+)
+from pgflex_gui.restore_cli import FileSecrets, main
+from pgflex_gui.sandbox.arm.seed import IDS
+from pgflex_gui.sandbox.pgdata import SEED_DATABASES
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.timeout(1500)]
+
+BI_NAME = f"{IDS.SOURCE}-bi"
+BI_ID = f"{IDS.vault_id(IDS.VAULT_GRS)}/backupInstances/{BI_NAME}"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _container(sandbox: Any) -> tuple[str, str]:
+    acct = sandbox.state.get(
+        f"/subscriptions/{IDS.SUB}/resourceGroups/{IDS.RG_STORAGE}/providers/"
+        f"Microsoft.Storage/storageAccounts/{IDS.STORAGE}"
+    )
+    url = acct["properties"]["primaryEndpoints"]["blob"].rstrip("/") + f"/{IDS.CONTAINER}"
+    return url, f"{acct['id']}/blobServices/default/containers/{IDS.CONTAINER}"
+
+
+def _store_sas(sandbox: Any, secrets: FileSecrets) -> str:
+    ep = sandbox.dataplane.storage_endpoint(IDS.STORAGE)
+    sas = generate_container_sas(
+        IDS.STORAGE,
+        IDS.CONTAINER,
+        account_key=ep.key,
+        permission=ContainerSasPermissions(read=True, list=True),
+        expiry=datetime.now(UTC) + timedelta(hours=2),
+    )
+    secrets.set("sas:e2e", sas)
+    return "sas:e2e"
+
+
+def _recovery_point(make_client: Any) -> str:
+    dp = make_client(DataProtectionMgmtClient)
+    points = list(dp.recovery_points.list(IDS.RG_BACKUP, IDS.VAULT_GRS, BI_NAME))
+    assert points
+    points.sort(key=lambda p: p.properties.recovery_point_time, reverse=True)
+    return str(points[0].name)
+
+
+def _plan(sandbox: Any, make_client: Any, tmp: Path, server: str, prefix: str, **kw: Any) -> RestorePlanFile:  # fmt: skip
+    url, arm_id = _container(sandbox)
+    secrets = FileSecrets(Path(sandbox.workdir) / "cli-secrets.json")
+    source_key = sandbox.world.server_key(IDS.server_id(IDS.SOURCE))
+    counts = sandbox.dataplane.seeded_counts(source_key)
+    target = TargetSpec(
+        mode=kw.pop("mode", "new"),
+        server_id=IDS.server_id(server),
+        location="westeurope",
+        version="15",
+        sku_name="Standard_D2ds_v5",
+        firewall_ip="127.0.0.1",
+        admin_login="pgadmin",
+        vcores=2,
+    )
+    return RestorePlanFile(
+        container=ContainerSpec(
+            url=url,
+            arm_id=arm_id,
+            prefix=prefix,
+            file_prefix=prefix,
+            sas_entry=_store_sas(sandbox, secrets),
+        ),
+        target=target,
+        source=SourceSpec(BI_ID, _recovery_point(make_client), "westeurope"),
+        download_dir=str(tmp / "download"),
+        source_counts={db: counts[db] for db in SEED_DATABASES if db in counts},
+        **kw,
+    )
+
+
+def _target_counts(sandbox: Any, server: str, db: str) -> dict[str, int]:
+    key = sandbox.world.server_key(IDS.server_id(server))
+    return dict(sandbox.dataplane.table_counts(key, db))
+
+
+def test_restore_end_to_end_then_refuse_non_empty_target(sandbox: Any, make_client: Any, tmp_path: Path) -> None:  # fmt: skip
+    plan = _plan(sandbox, make_client, tmp_path, "pg-restored-e2e", "e2e")
+    save_plan(plan, tmp_path / "plan.json")
+    argv = ["--plan", str(tmp_path / "plan.json"), "--sandbox", str(sandbox.workdir),
+            "--journal-dir", str(tmp_path / "journal"), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    report = json.loads(next((tmp_path / "journal").glob("*-report/report.json")).read_text())
+    assert report["ok"]
+    assert {d["name"] for d in report["databases"]} == set(SEED_DATABASES)
+    assert report["azure_job_id"]
+    assert {"azure", "download", "restore", "verify"} <= set(report["stage_seconds"])
+    source_key = sandbox.world.server_key(IDS.server_id(IDS.SOURCE))
+    for db in SEED_DATABASES:
+        assert _target_counts(sandbox, "pg-restored-e2e", db) == dict(
+            sandbox.dataplane.table_counts(source_key, db)
+        ), db
+    # The missing extension allow-list was fixed before the restore.
+    key = sandbox.world.server_key(IDS.server_id("pg-restored-e2e"))
+    allowed = sandbox.dataplane.get_configuration(key, "azure.extensions")
+    assert "pgcrypto" in allowed
+    # Incident mode (files already in the container, no Azure restore) into the now non-empty
+    # server, with a fresh journal: refused, and nothing touched.
+    existing = dataclasses.replace(plan.target, mode="existing")
+    again = plan.with_changes(source=None, target=existing, databases=("sales",))
+    save_plan(again, tmp_path / "again.json")
+    before = _target_counts(sandbox, "pg-restored-e2e", "sales")
+    argv2 = ["--plan", str(tmp_path / "again.json"), "--sandbox", str(sandbox.workdir),
+             "--journal-dir", str(tmp_path / "journal2"), "--quiet"]  # fmt: skip
+    assert main(argv2) == 1
+    rep2 = json.loads(next((tmp_path / "journal2").glob("*-report/report.json")).read_text())
+    assert rep2["databases"][0]["status"] == "refused"
+    assert _target_counts(sandbox, "pg-restored-e2e", "sales") == before
+
+
+def test_kill_minus_nine_then_resume(sandbox: Any, make_client: Any, tmp_path: Path) -> None:
+    plan = _plan(sandbox, make_client, tmp_path, "pg-restored-kill", "kill")
+    save_plan(plan, tmp_path / "plan.json")
+    journal_dir = tmp_path / "journal"
+    argv = [sys.executable, "-m", "pgflex_gui.restore_cli", "--plan", str(tmp_path / "plan.json"),
+            "--sandbox", str(sandbox.workdir), "--journal-dir", str(journal_dir), "--quiet",
+            "--job-id", "killme"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    log = (tmp_path / "child.log").open("w")
+    child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    journal = journal_dir / "killme.json"
+    deadline = time.monotonic() + 900
+    restored: list[str] = []
+    while time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.3)
+        try:
+            cps = json.loads(journal.read_text())["checkpoints"]
+        except (OSError, ValueError, KeyError):
+            continue
+        restored = [k for k, v in cps.items() if k.startswith("db:") and v.get("status") == "restored"]  # fmt: skip
+        if restored:
+            break
+    assert child.poll() is None, (tmp_path / "child.log").read_text()[-3000:]
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert 0 < len(restored) < len(SEED_DATABASES)
+    rerun = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    report = json.loads((journal_dir / "killme-report" / "report.json").read_text())
+    by = {d["name"]: d for d in report["databases"]}
+    for name in restored:
+        assert by[name.removeprefix("db:")]["resumed"]
+    source_key = sandbox.world.server_key(IDS.server_id(IDS.SOURCE))
+    for db in SEED_DATABASES:
+        assert _target_counts(sandbox, "pg-restored-kill", db) == dict(
+            sandbox.dataplane.table_counts(source_key, db)
+        ), db

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     from pgflex_gui.jobs.restore import RestoreEngine
     from pgflex_gui.jobs.restore_adapters import LocalPgRunner
     from pgflex_gui.jobs.restore_plan_file import ContainerSpec, RestorePlanFile, TargetSpec
-    from pgflex_gui.restore_cli import FileSecrets
+    from pgflex_gui.keystore import Keystore
     from pgflex_gui.sandbox.dataplane import LocalDataPlane
     from pgflex_gui.sandbox.pgcluster import installed_majors
 
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             permission=ContainerSasPermissions(read=True, list=True),
             expiry=datetime.now(UTC) + timedelta(hours=3),
         )  # fmt: skip
-        secrets = FileSecrets(work / "secrets.json")
+        secrets = Keystore()
         secrets.set("sas", sas)
         secrets.set("pw", PASSWORD)
         dbs = [n for n in names if "_database_" in n or n.startswith("database_")]

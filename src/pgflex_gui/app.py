@@ -127,6 +127,8 @@ class Composition:
     sandbox: Any = None
     log_setup: Any = None
     keystore: Any = None
+    services: Any = None  # ui.workflows.WorkflowServices of the current session
+    audit: Any = None  # logs.AuditLog
     about: dict[str, str] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -147,6 +149,9 @@ def _setup_logging(comp: Composition) -> Any:
     try:
         comp.log_setup = setup_logging()
         comp.closers.append(comp.log_setup.close)
+        from pgflex_gui.logs import AuditLog
+
+        comp.audit = AuditLog()
     except Exception:
         logging.basicConfig(level=logging.INFO)
         log.exception("File logging could not be set up")
@@ -228,39 +233,6 @@ def _resolve_cloud(args: argparse.Namespace, settings: Any) -> Any:
         ) from exc
 
 
-class TenantRoutedFactory:
-    """A ClientFactory stand-in that builds per-subscription clients with the credential of
-    the subscription's tenant (ARM refuses tokens from another tenant). Everything else goes
-    to the default factory.
-
-    Used for the sandbox, whose subscription-to-tenant map is known up front.
-    TODO(clients.py owner): move tenant routing into ClientFactory for real multi-tenant use.
-    """
-
-    _ROUTED = frozenset({"postgres", "dataprotection", "storage", "resources", "authorization"})
-
-    def __init__(self, default: Any, by_subscription: dict[str, Any]) -> None:
-        self._default = default
-        self._by_subscription = {k.lower(): v for k, v in by_subscription.items()}
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._default, name)
-        if name not in self._ROUTED:
-            return attr
-
-        def routed(subscription_id: str, *args: Any, **kwargs: Any) -> Any:
-            factory = self._by_subscription.get(subscription_id.lower(), self._default)
-            return getattr(factory, name)(subscription_id, *args, **kwargs)
-
-        return routed
-
-    def close(self) -> None:
-        for factory in {
-            id(f): f for f in [self._default, *self._by_subscription.values()]
-        }.values():
-            factory.close()
-
-
 def _connect(
     comp: Composition, tenant_of_subscription: dict[str, str] | None = None
 ) -> Callable[..., InventoryPort]:
@@ -272,19 +244,45 @@ def _connect(
         from pgflex_gui.azure.clients import ClientFactory
         from pgflex_gui.azure.inventory import AzureInventory
 
-        factory: Any = ClientFactory(cloud, credential)
-        if tenant_of_subscription and credential_for_tenant is not None:
-            per_tenant = {
-                tid: ClientFactory(cloud, credential_for_tenant(tid))
-                for tid in set(tenant_of_subscription.values())
-            }
-            factory = TenantRoutedFactory(
-                factory, {sub: per_tenant[tid] for sub, tid in tenant_of_subscription.items()}
-            )
+        factory = ClientFactory(cloud, credential, credential_for_tenant=credential_for_tenant)
+        if tenant_of_subscription:
+            factory.register_subscriptions(tenant_of_subscription.items())
         comp.closers.append(factory.close)
-        return AzureInventory(factory, credential_for_tenant=credential_for_tenant)
+        inventory = AzureInventory(factory, credential_for_tenant=credential_for_tenant)
+        comp.services = _services(comp, factory, inventory, credential)
+        return inventory
 
     return connect
+
+
+def _services(comp: Composition, factory: Any, inventory: Any, credential: Any) -> Any:
+    """The write-side services of a session, sharing its factory, plus the restore starter."""
+    from pgflex_gui.azure.protection import ProtectionService
+    from pgflex_gui.azure.restore import RestoreService
+    from pgflex_gui.azure.storage import StorageService
+    from pgflex_gui.ui.workflows import WorkflowServices
+
+    audit = comp.audit.record if comp.audit is not None else None
+
+    def start_restore(plan: Any) -> str:
+        from pgflex_gui.jobs.restore import RestoreJob
+        from pgflex_gui.restore_cli import build_engine_for
+
+        keystore = comp.keystore.get() if comp.keystore is not None else None
+        engine = build_engine_for(
+            plan, factory=factory, credential=credential, secrets=keystore, audit=comp.audit
+        )
+        handle = comp.runner.submit(RestoreJob(engine), "restore")
+        return str(handle.id)
+
+    return WorkflowServices(
+        inventory=inventory,
+        protection=ProtectionService(factory, audit),
+        restore=RestoreService(factory, audit),
+        storage=StorageService(factory, audit),
+        start_restore=start_restore,
+        keystore=comp.keystore.get() if comp.keystore is not None else None,
+    )
 
 
 def _sandbox_workdir() -> Path:
@@ -664,6 +662,11 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     activity = getattr(getattr(comp.log_setup, "activity", None), "subscribe", None)
     qsettings = QSettings()
+    from pgflex_gui.ui.workflows import WorkflowActions
+
+    workflows = WorkflowActions(
+        services=lambda: comp.services, runner=runner, tasks=tasks, parent=lambda: window
+    )
     actions = SessionActions(
         session=session,
         holder=holder,
@@ -679,7 +682,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         about_info=lambda: {**default_about_info(), **comp.about},
         cloud=comp.cloud or getattr(settings, "cloud", ""),
         account=comp.account,
-        handlers=actions.handlers(),
+        handlers={**actions.handlers(), **workflows.handlers()},
         runner_bridge=bridge,
         job_titles=job_title,
         cancel_job=cancel_job,

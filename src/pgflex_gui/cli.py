@@ -1,4 +1,4 @@
-"""The ``pgflex`` command: version, doctor, sandbox, and (soon) restore and inventory.
+"""The ``pgflex`` command: version, doctor, sandbox, restore, and (soon) inventory.
 
 Qt is never imported here: the command works on machines without a display.
 """
@@ -195,9 +195,12 @@ def _parser() -> argparse.ArgumentParser:
         "sandbox", help="run the local sandbox (ARM, Azurite, PostgreSQL)", add_help=False
     )
 
-    p = sub.add_parser("restore", help="run a restore plan (not implemented yet)")
-    p.add_argument("--plan", required=True, metavar="FILE")
-    p.set_defaults(func=_cmd_not_yet)
+    sub.add_parser(
+        "restore",
+        help="run a restore plan headless (pgflex restore --plan FILE [--sandbox DIR]); "
+        "rerun the same command to resume",
+        add_help=False,
+    )
 
     p = sub.add_parser("inventory", help="list protected servers (not implemented yet)")
     p.set_defaults(func=_cmd_not_yet)
@@ -213,6 +216,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list[:1] == ["sandbox"]:
         _configure_logging(debug)
         return _cmd_sandbox(args_list[1:])
+    if args_list[:1] == ["restore"]:
+        # The restore engine's own options (plan, journal, resume, sandbox, report).
+        _configure_logging(debug)
+        from pgflex_gui.restore_cli import main as restore_main
+
+        return restore_main(args_list[1:])
     if debug:
         args_list.insert(0, "--debug")
     parser = _parser()

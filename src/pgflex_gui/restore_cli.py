@@ -8,9 +8,9 @@ The journal lives in ``--journal-dir`` (default: the app's journal folder) under
 or ``kill -9`` resumes. The report (HTML + JSON) is written next to the journal.
 
 ``--sandbox DIR`` points every Azure call at a running sandbox (``sandbox.json`` +
-``client_secret`` in DIR) and keeps secrets in ``DIR/cli-secrets.json`` (0600), since the
-throw-away sandbox passwords must survive a killed child process in tests. Real runs use
-the system keyring through ``keystore.Keystore``.
+``client_secret`` in DIR). Every SDK client comes from ``azure.clients.ClientFactory``;
+secrets (SAS, target admin password) live only in the OS keyring (``keystore.Keystore``),
+which is also how a rerun after ``kill -9`` finds the target's password again.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pgflex_gui.domain.errors import AppError, Cancelled
+from pgflex_gui.domain.errors import AppError, Cancelled, Fault
 from pgflex_gui.jobs.job import CancelToken, JobContext, Progress
 from pgflex_gui.jobs.journal import JournalState, JournalStore
 from pgflex_gui.jobs.report import write_report
@@ -33,36 +33,9 @@ from pgflex_gui.jobs.restore import LocalFolder, RestoreEngine, RestoreResult, p
 from pgflex_gui.jobs.restore_adapters import LocalPgRunner, SdkRestoreArm
 from pgflex_gui.jobs.restore_plan_file import PlanError, RestorePlanFile, load_plan
 
-__all__ = ["FileSecrets", "build_parser", "main"]
+__all__ = ["build_engine", "build_engine_for", "build_parser", "main"]
 
 log = logging.getLogger(__name__)
-ARM_SCOPE = "https://management.azure.com/.default"
-
-
-class FileSecrets:
-    """A 0600 JSON file of secrets, for the sandbox only."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def _load(self) -> dict[str, str]:
-        if not self.path.exists():
-            return {}
-        return dict(json.loads(self.path.read_text()))
-
-    def get(self, key: str) -> str | None:
-        return self._load().get(key)
-
-    def set(self, key: str, value: str) -> None:
-        data = self._load()
-        data[key] = value
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(self.path)
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -77,83 +50,132 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     return p
 
 
-def _sandbox_client_factory(box_dir: Path) -> Any:
+def _sandbox_factory(box_dir: Path) -> tuple[Any, Any, str]:
+    """A ClientFactory over a running sandbox (``sandbox.json`` + its ``client_secret``)."""
     from azure.identity import ClientSecretCredential
 
+    from pgflex_gui.azure.clients import ClientFactory
+    from pgflex_gui.domain.cloud import CUSTOM, CloudConfig
+
     info = json.loads((box_dir / "sandbox.json").read_text())
+    # The sandbox's own identity store (0600, local throw-away credential), read, never copied.
     secret = (box_dir / "client_secret").read_text().strip()
-    tenant = info["tenants"][0]["tenant_id"]
-    cred = ClientSecretCredential(
-        tenant,
+    cloud = CloudConfig(
+        name=CUSTOM,
+        arm_endpoint=info["arm_endpoint"],
+        authority_host=info["authority"],
+        credential_scope=info["arm_endpoint"].rstrip("/") + "/.default",
+        ca_bundle=info["ca_bundle"],
+    )
+    credential = ClientSecretCredential(
+        info["tenants"][0]["tenant_id"],
         info["client_id"],
         secret,
         authority=info["authority"],
         disable_instance_discovery=True,
         connection_verify=info["ca_bundle"],
     )
-
-    def make(cls: type, subscription_id: str, **kw: Any) -> Any:
-        opts: dict[str, Any] = {
-            "base_url": info["arm_endpoint"],
-            "connection_verify": info["ca_bundle"],
-            "credential_scopes": [ARM_SCOPE],
-            "retry_backoff_factor": 0.05,
-        }
-        opts.update(kw)
-        return cls(cred, subscription_id, **opts)
-
-    return make, cred, info
+    return ClientFactory(cloud, credential), credential, info["ca_bundle"]
 
 
-def _default_client_factory() -> Any:
+def _azure_factory() -> tuple[Any, Any, str | bool]:
+    """A ClientFactory for the cloud in settings/env, with the Azure CLI or environment login."""
     from azure.identity import DefaultAzureCredential
 
-    cred = DefaultAzureCredential()
+    from pgflex_gui.azure.clients import ClientFactory
+    from pgflex_gui.domain.cloud import resolve_cloud
+    from pgflex_gui.settings import load_settings
 
-    def make(cls: type, subscription_id: str, **kw: Any) -> Any:
-        return cls(cred, subscription_id, **kw)
+    settings = load_settings()
+    cloud = resolve_cloud(
+        settings.cloud,
+        arm_endpoint=settings.arm_endpoint,
+        authority_host=settings.authority_host,
+        ca_bundle=settings.ca_bundle,
+        env=os.environ,
+    )
+    credential = DefaultAzureCredential(authority=cloud.authority_host)
+    return ClientFactory(cloud, credential), credential, cloud.ca_bundle or True
 
-    return make, cred, None
 
-
-def _downloader(plan: RestorePlanFile, secrets: Any, cred: Any, info: Any) -> Any:
+def _downloader(plan: RestorePlanFile, secrets: Any, credential: Any, verify: str | bool) -> Any:
     from pgflex_gui.azure.blobs import BlobDownloader
 
     c = plan.container
     if c.local_dir:
         return LocalFolder(Path(c.local_dir))
-    verify: str | bool = info["ca_bundle"] if info else True
-    credential: Any = cred
     if c.sas_entry:
-        credential = secrets.get(c.sas_entry)
-        if not credential:
-            raise AppError("user", f"No SAS stored under {c.sas_entry!r}.")  # type: ignore[arg-type]
+        sas = secrets.get(c.sas_entry)
+        if not sas:
+            raise AppError(
+                Fault.USER,
+                f"The SAS for {c.url} is not in the keyring (entry {c.sas_entry!r}).",
+                remedy="Paste the SAS again in the restore wizard, or store it with the app.",
+            )
+        credential = sas
     return BlobDownloader.from_url(c.url, credential, connection_verify=verify)
 
 
-def build_engine(plan: RestorePlanFile, *, sandbox: Path | None, secrets: Any = None) -> Any:
-    """The engine with real adapters (sandbox or Azure)."""
-    if sandbox is not None:
-        make, cred, info = _sandbox_client_factory(sandbox)
-        secrets = secrets or FileSecrets(sandbox / "cli-secrets.json")
-        poll = 0.2
-    else:
-        make, cred, info = _default_client_factory()
-        if secrets is None:
-            from pgflex_gui.keystore import Keystore
+def _audit_into(audit_log: Any) -> Any:
+    """The engine's ``audit(action, target, details)`` onto an ``AuditLog``."""
+    if audit_log is None:
+        return _audit
 
-            secrets = Keystore()
-        poll = 2.0
+    def audit(action: str, target: str, details: Any) -> None:
+        audit_log.record(what=action, target=target, result="done", details=dict(details))
+
+    return audit
+
+
+def build_engine_for(
+    plan: RestorePlanFile,
+    *,
+    factory: Any,
+    credential: Any,
+    secrets: Any,
+    audit: Any = None,
+    connection_verify: str | bool | None = None,
+    poll_s: float | None = None,
+) -> RestoreEngine:
+    """The engine over the app's one ClientFactory (used by the wizard and this CLI)."""
+    from azure.mgmt.dataprotection import DataProtectionMgmtClient
+
+    verify = connection_verify
+    if verify is None:
+        verify = getattr(getattr(factory, "cloud", None), "ca_bundle", None) or True
+    poll = poll_s if poll_s is not None else getattr(factory, "polling_interval", 1.0)
+
+    def make_client(cls: type, subscription_id: str) -> Any:
+        if cls is DataProtectionMgmtClient:
+            return factory.dataprotection(subscription_id)
+        return factory.postgres(subscription_id)
+
     needs_arm = plan.source is not None or bool(plan.target.server_id)
-    arm = SdkRestoreArm(make, polling_interval=poll) if needs_arm else None
+    arm = SdkRestoreArm(make_client, polling_interval=poll) if needs_arm else None
     return RestoreEngine(
         plan,
         arm=arm,
-        downloader=_downloader(plan, secrets, cred, info),
+        downloader=_downloader(plan, secrets, credential, verify),
         pg=LocalPgRunner(),
         secrets=secrets,
-        audit=_audit,
+        audit=_audit_into(audit),
         poll_s=poll,
+    )
+
+
+def build_engine(plan: RestorePlanFile, *, sandbox: Path | None, secrets: Any = None) -> Any:
+    """The engine with real adapters (sandbox or Azure); secrets in the OS keyring."""
+    from pgflex_gui.keystore import Keystore
+    from pgflex_gui.logs import AuditLog
+
+    factory, credential, verify = _sandbox_factory(sandbox) if sandbox else _azure_factory()
+    return build_engine_for(
+        plan,
+        factory=factory,
+        credential=credential,
+        secrets=secrets or Keystore(),
+        audit=AuditLog(),
+        connection_verify=verify,
     )
 
 

@@ -9,6 +9,7 @@ new target server (created, firewall, extension allow-list fixed) → pg_restore
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import signal
@@ -30,7 +31,8 @@ from pgflex_gui.jobs.restore_plan_file import (
     TargetSpec,
     save_plan,
 )
-from pgflex_gui.restore_cli import FileSecrets, main
+from pgflex_gui.keystore import Keystore
+from pgflex_gui.restore_cli import main
 from pgflex_gui.sandbox.arm.seed import IDS
 from pgflex_gui.sandbox.pgdata import SEED_DATABASES
 
@@ -50,7 +52,15 @@ def _container(sandbox: Any) -> tuple[str, str]:
     return url, f"{acct['id']}/blobServices/default/containers/{IDS.CONTAINER}"
 
 
-def _store_sas(sandbox: Any, secrets: FileSecrets) -> str:
+@functools.cache
+def _keystore() -> Keystore:
+    """The real OS keyring: the CLI child process (and its rerun after kill -9) reads it too."""
+    store = Keystore()
+    assert not store.session_only, f"a secure keyring is needed: {store.reason}"
+    return store
+
+
+def _store_sas(sandbox: Any, secrets: Keystore) -> str:
     ep = sandbox.dataplane.storage_endpoint(IDS.STORAGE)
     sas = generate_container_sas(
         IDS.STORAGE,
@@ -73,7 +83,7 @@ def _recovery_point(make_client: Any) -> str:
 
 def _plan(sandbox: Any, make_client: Any, tmp: Path, server: str, prefix: str, **kw: Any) -> RestorePlanFile:  # fmt: skip
     url, arm_id = _container(sandbox)
-    secrets = FileSecrets(Path(sandbox.workdir) / "cli-secrets.json")
+    secrets = _keystore()
     source_key = sandbox.world.server_key(IDS.server_id(IDS.SOURCE))
     counts = sandbox.dataplane.seeded_counts(source_key)
     target = TargetSpec(

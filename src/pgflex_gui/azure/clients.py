@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 from azure.core.credentials import TokenCredential
@@ -42,14 +42,45 @@ T = TypeVar("T")
 
 
 class ClientFactory:
-    """Builds and caches SDK clients for one cloud and one credential."""
+    """Builds and caches SDK clients for one cloud and one signed-in identity.
 
-    def __init__(self, cloud: CloudConfig, credential: TokenCredential) -> None:
+    ARM refuses a token issued by another tenant than the subscription's. Once a
+    subscription's tenant is known (:meth:`register_subscriptions`, which the inventory calls
+    as it lists them), its clients are built with ``credential_for_tenant(tenant)``; until
+    then, and without that callable, with the home ``credential``.
+    """
+
+    def __init__(
+        self,
+        cloud: CloudConfig,
+        credential: TokenCredential,
+        *,
+        credential_for_tenant: Callable[[str], TokenCredential] | None = None,
+    ) -> None:
         self.cloud = cloud
         self.credential = credential
+        self.credential_for_tenant = credential_for_tenant
         self._lock = threading.RLock()
         self._clients: dict[tuple[str, str], Any] = {}
+        self._tenant_of: dict[str, str] = {}
         self._closed = False
+
+    # -- tenants -------------------------------------------------------------------------
+
+    def register_subscriptions(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Remember ``(subscription_id, tenant_id)`` pairs for routing credentials."""
+        with self._lock:
+            for subscription_id, tenant_id in pairs:
+                if tenant_id:
+                    self._tenant_of[subscription_id.lower()] = tenant_id
+
+    def credential_for(self, subscription_id: str) -> TokenCredential:
+        """The credential whose tokens the subscription's tenant accepts."""
+        with self._lock:
+            tenant = self._tenant_of.get(subscription_id.lower())
+        if tenant and self.credential_for_tenant is not None:
+            return self.credential_for_tenant(tenant)
+        return self.credential
 
     # -- configuration -------------------------------------------------------------------
 
@@ -104,7 +135,7 @@ class ClientFactory:
             "postgres",
             subscription_id,
             lambda: PostgreSQLManagementClient(
-                self.credential, subscription_id, **self.arm_kwargs()
+                self.credential_for(subscription_id), subscription_id, **self.arm_kwargs()
             ),
         )
 
@@ -113,7 +144,9 @@ class ClientFactory:
         return self._cached(  # type: ignore[no-any-return]
             "dataprotection",
             subscription_id,
-            lambda: DataProtectionMgmtClient(self.credential, subscription_id, **self.arm_kwargs()),
+            lambda: DataProtectionMgmtClient(
+                self.credential_for(subscription_id), subscription_id, **self.arm_kwargs()
+            ),
         )
 
     def storage(self, subscription_id: str) -> StorageManagementClient:
@@ -121,7 +154,9 @@ class ClientFactory:
         return self._cached(  # type: ignore[no-any-return]
             "storage",
             subscription_id,
-            lambda: StorageManagementClient(self.credential, subscription_id, **self.arm_kwargs()),
+            lambda: StorageManagementClient(
+                self.credential_for(subscription_id), subscription_id, **self.arm_kwargs()
+            ),
         )
 
     def resources(self, subscription_id: str) -> ResourceManagementClient:
@@ -129,7 +164,9 @@ class ClientFactory:
         return self._cached(  # type: ignore[no-any-return]
             "resources",
             subscription_id,
-            lambda: ResourceManagementClient(self.credential, subscription_id, **self.arm_kwargs()),
+            lambda: ResourceManagementClient(
+                self.credential_for(subscription_id), subscription_id, **self.arm_kwargs()
+            ),
         )
 
     def subscriptions(self, credential: TokenCredential | None = None) -> SubscriptionClient:
@@ -150,7 +187,7 @@ class ClientFactory:
             "authorization",
             subscription_id,
             lambda: AuthorizationManagementClient(
-                self.credential, subscription_id, **self.arm_kwargs()
+                self.credential_for(subscription_id), subscription_id, **self.arm_kwargs()
             ),
         )
 

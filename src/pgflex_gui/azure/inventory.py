@@ -75,7 +75,10 @@ class AzureInventory:
         credential_for_tenant: Callable[[str], TokenCredential] | None = None,
     ) -> None:
         self._factory = factory
-        self._credential_for_tenant = credential_for_tenant
+        if credential_for_tenant is not None and factory.credential_for_tenant is None:
+            # One routing rule for every client the factory builds, listings and writes alike.
+            factory.credential_for_tenant = credential_for_tenant
+        self._credential_for_tenant = factory.credential_for_tenant
         self._lock = threading.Lock()
         self._tenant_of_subscription: dict[str, str] = {}
 
@@ -102,6 +105,9 @@ class AzureInventory:
         with self._lock:
             for s in mine:
                 self._tenant_of_subscription[s.subscription_id.lower()] = s.tenant_id or tenant_id
+        self._factory.register_subscriptions(
+            (s.subscription_id, s.tenant_id or tenant_id) for s in mine
+        )
         return sorted(mine, key=lambda s: s.display_name.lower())
 
     def list_locations(self, subscription_id: str) -> list[Region]:

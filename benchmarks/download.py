@@ -25,6 +25,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess  # noqa: TID251 - a benchmark driving child processes and curl
 import sys
 import tempfile
@@ -58,7 +59,9 @@ def _upload(az: object, total_mb: int, n_blobs: int) -> list[str]:
             ids.append(BlobBlock(block_id))
             left -= len(chunk)
             i += 1
-        bc.commit_block_list(ids, content_settings=ContentSettings(content_md5=md5.digest()))
+        bc.commit_block_list(
+            ids, content_settings=ContentSettings(content_md5=bytearray(md5.digest()))
+        )
         names.append(name)
     return names
 
@@ -70,7 +73,18 @@ def _child(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     nbytes = 0
     if args.child == "ours":
-        from pgflex_gui.azure.blobs import BlobDownloader
+        if args.ours_from:  # another BlobDownloader implementation (before/after runs)
+            import importlib.util
+
+            spec = importlib.util.spec_from_file_location("blobs_other", args.ours_from)
+            assert spec is not None
+            assert spec.loader is not None
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = mod  # dataclasses look their module up
+            spec.loader.exec_module(mod)
+            BlobDownloader = mod.BlobDownloader
+        else:
+            from pgflex_gui.azure.blobs import BlobDownloader
 
         dl = BlobDownloader.from_url(
             args.url,
@@ -104,6 +118,13 @@ def _run_child(
         "--ca", str(ca), "--dest", str(dest), "--names", ",".join(names),
         "--threads", str(args.threads), "--range-mb", str(args.range_mb),
     ]  # fmt: skip
+    if method == "base":
+        argv[4] = "ours"
+        argv += ["--ours-from", str(Path(args.base).resolve())]
+        if args.base_threads:
+            argv[argv.index("--threads") + 1] = str(args.base_threads)
+        if args.base_range_mb:
+            argv[argv.index("--range-mb") + 1] = str(args.base_range_mb)
     out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=1800)
     if out.returncode != 0:
         raise SystemExit(f"{method} failed:\n{out.stderr[-3000:]}")
@@ -148,7 +169,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--blobs", type=int, default=2, help="number of blobs (default 2)")
     p.add_argument("--threads", type=int, default=6, help="our parallel ranged GETs")
     p.add_argument("--range-mb", type=int, default=8, help="our range size in MiB")
+    p.add_argument("--repeat", type=int, default=3, help="rounds; medians are reported")
+    p.add_argument(
+        "--base",
+        help="also run the BlobDownloader of this blobs.py (e.g. the previous version) as 'base'",
+    )
+    p.add_argument("--base-threads", type=int, help="--threads for 'base' (default: same)")
+    p.add_argument("--base-range-mb", type=int, help="--range-mb for 'base' (default: same)")
     p.add_argument("--child", choices=["ours", "sdk"], help=argparse.SUPPRESS)
+    p.add_argument("--ours-from", help=argparse.SUPPRESS)
     p.add_argument("--url", help=argparse.SUPPRESS)
     p.add_argument("--ca", help=argparse.SUPPRESS)
     p.add_argument("--dest", help=argparse.SUPPRESS)
@@ -161,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.azurite_helper import AzuriteServer
 
+    methods = ["ours", "sdk", "curl"] + (["base"] if args.base else [])
+    runs: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
     work = Path(tempfile.mkdtemp(prefix="bench-download-"))
     try:
         with AzuriteServer.start(work / "azurite") as az:
@@ -171,29 +202,37 @@ def main(argv: list[str] | None = None) -> int:
             )
             url = az.container_sas_url(CONTAINER)
             base, sas = url.split("?", 1)
-            results: dict[str, dict[str, float]] = {}
-            for method in ("ours", "sdk", "curl"):
-                dest = work / f"out-{method}"
-                dest.mkdir()
-                if method == "curl":
-                    results[method] = _run_curl(base, sas, az.ca_path, names, dest)
-                else:
-                    results[method] = _run_child(method, url, az.ca_path, names, dest, args)
-                shutil.rmtree(dest, ignore_errors=True)
-                r = results[method]
-                mbs = r["bytes"] / 1e6 / r["seconds"] if r["seconds"] else float("nan")
-                r["mbs"] = mbs
-                print(
-                    f"{method:5s} {r['bytes'] / 1e6:8.1f} MB in {r['seconds']:6.2f}s = "
-                    f"{mbs:7.1f} MB/s  peak RSS {r['maxrss_mb']:6.1f} MiB"
-                )
+            for round_no in range(args.repeat):
+                # Rotate the order each round so no method always runs first (warm caches).
+                order = methods[round_no % len(methods) :] + methods[: round_no % len(methods)]
+                for method in order:
+                    dest = work / f"out-{method}"
+                    dest.mkdir()
+                    if method == "curl":
+                        r = _run_curl(base, sas, az.ca_path, names, dest)
+                    else:
+                        r = _run_child(method, url, az.ca_path, names, dest, args)
+                    shutil.rmtree(dest, ignore_errors=True)
+                    r["mbs"] = r["bytes"] / 1e6 / r["seconds"] if r["seconds"] else float("nan")
+                    runs[method].append(r)
+                    print(
+                        f"[{round_no + 1}] {method:5s} {r['bytes'] / 1e6:8.1f} MB in "
+                        f"{r['seconds']:6.2f}s = {r['mbs']:7.1f} MB/s  "
+                        f"peak RSS {r['maxrss_mb']:6.1f} MiB"
+                    )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    ours, sdk, curl = (results[m]["mbs"] for m in ("ours", "sdk", "curl"))
+    med = {m: statistics.median(r["mbs"] for r in rs) for m, rs in runs.items()}
+    rss = {m: max(r["maxrss_mb"] for r in rs) for m, rs in runs.items()}
+    for m in methods:
+        print(f"median {m:5s} {med[m]:7.1f} MB/s  max peak RSS {rss[m]:6.1f} MiB")
+    if args.base:
+        print(f"ours/base={med['ours'] / med['base']:.2f}")
+    ours, sdk, curl = med["ours"], med["sdk"], med["curl"]
     print(
         f"download ours_mbs={ours:.1f} sdk_mbs={sdk:.1f} curl_mbs={curl:.1f} "
         f"vs_sdk={ours / sdk:.2f} vs_curl={ours / curl:.2f} "
-        f"peak_rss_mb={results['ours']['maxrss_mb']:.1f}"
+        f"peak_rss_mb={rss['ours']:.1f}"
     )
     return 0
 

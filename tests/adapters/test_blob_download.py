@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobBlock, ContainerClient, ContentSettings
 
+from pgflex_gui.azure import blobs as blobs_mod
 from pgflex_gui.azure.blobs import BlobDownloader, RemoteBlob, download_blob_sdk
 from pgflex_gui.domain.errors import AppError, Cancelled, Fault
 from pgflex_gui.jobs.journal import JournalStore
@@ -59,10 +60,10 @@ def payload(azurite: AzuriteServer) -> dict[str, bytes]:
         elif name.startswith("corrupt/"):
             # Upload honestly, then record a wrong Content-MD5 (the service validates uploads).
             bc = container.upload_blob(name, data)
-            bc.set_http_headers(ContentSettings(content_md5=_md5(b"other")))
+            bc.set_http_headers(ContentSettings(content_md5=bytearray(_md5(b"other"))))
         else:
             container.upload_blob(
-                name, data, content_settings=ContentSettings(content_md5=_md5(data))
+                name, data, content_settings=ContentSettings(content_md5=bytearray(_md5(data)))
             )
     return blobs
 
@@ -288,3 +289,70 @@ def test_connection_reset_is_retried(
     if after == 0:
         assert dl.stats.retries >= 1
     assert result.files[0].path.read_bytes() == payload[name]
+
+
+def test_shared_key_client_and_raw_readinto_path(
+    azurite: AzuriteServer,
+    payload: dict[str, bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Data GETs go through the SDK pipeline (shared-key signing) and the raw readinto path."""
+    used: list[bool] = []
+    real = blobs_mod._raw_readinto
+
+    def spy(http_response: object) -> object:
+        fn = real(http_response)
+        used.append(fn is not None)
+        return fn
+
+    monkeypatch.setattr(blobs_mod, "_raw_readinto", spy)
+    container = azurite.service_client().get_container_client(NAME)  # account key, no SAS
+    dl = BlobDownloader(container, range_size=RANGE, threads=3)
+    name = "rp1/sales_database.sql"
+    result = dl.download([name], tmp_path)
+    assert result.files[0].path.read_bytes() == payload[name]
+    assert result.files[0].verified_by == "content-md5"
+    assert used
+    assert all(used)
+
+
+def test_transport_without_raw_body_falls_back_to_chunks(
+    downloader: BlobDownloader,
+    payload: dict[str, bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(blobs_mod, "_raw_readinto", lambda http_response: None)
+    result = downloader.download_prefix(tmp_path, prefix="rp1/")
+    for f in result.files:
+        assert f.path.read_bytes() == payload[f.name]
+        assert f.verified_by == "content-md5"
+
+
+def test_changed_blob_412_is_reported_as_changed(
+    downloader: BlobDownloader, payload: dict[str, bytes], tmp_path: Path
+) -> None:
+    name = "rp1/hr/Database.sql"
+    stale = RemoteBlob(name, len(payload[name]), '"0x8DEADBEEF0000"', _md5(payload[name]))
+    with pytest.raises(AppError) as info:
+        downloader.download([stale], tmp_path)
+    assert "changed while it was being downloaded" in info.value.summary
+    assert info.value.retryable
+    assert "sig=" not in (info.value.details or "") or "sig=REDACTED" in info.value.details
+
+
+def test_many_threads_share_buffers_without_mixing_ranges(
+    azurite: AzuriteServer, payload: dict[str, bytes], tmp_path: Path
+) -> None:
+    """Small ranges, more threads than the 10-connection pool: MD5 from memory or read-back."""
+    dl = BlobDownloader.from_url(
+        azurite.container_sas_url(NAME),
+        connection_verify=str(azurite.ca_path),
+        range_size=256 * 1024,
+        threads=12,
+    )
+    result = dl.download_prefix(tmp_path, prefix="rp1/")
+    for f in result.files:
+        assert f.path.read_bytes() == payload[f.name]
+        assert f.verified_by == "content-md5"

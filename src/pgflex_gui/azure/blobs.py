@@ -47,6 +47,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import http.client
 import logging
 import os
 import random
@@ -59,7 +60,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
     HttpResponseError,
@@ -68,7 +68,8 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.storage.blob import ContainerClient
+from azure.storage.blob import BlobClient, ContainerClient
+from azure.storage.blob._shared.response_handlers import process_storage_error
 
 from pgflex_gui.azure.errors import translate
 from pgflex_gui.domain.errors import AppError, Cancelled, Fault
@@ -91,7 +92,23 @@ MiB = 1024 * 1024
 DEFAULT_RANGE_SIZE = 8 * MiB
 _TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _SPACE_MARGIN = 64 * MiB
-_HASH_READ = 8 * MiB
+_DEFAULT_THREADS = 6
+_REQUESTS_POOL = 10  # requests' default pool_maxsize, which azure-core's transport keeps
+
+
+def _pooled_session(size: int) -> Any:
+    """A ``requests`` session whose connection pool holds ``size`` connections per host."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    session = requests.Session()
+    adapter = HTTPAdapter(
+        pool_maxsize=size, max_retries=Retry(total=False, redirect=False, raise_on_status=False)
+    )
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, adapter)
+    return session
 
 
 class CheckpointStore(Protocol):
@@ -170,12 +187,15 @@ def _pwrite_all(fd: int, data: memoryview, offset: int, lock: threading.Lock) ->
                 data = data[n:]
 
 
-def _pread(fd: int, size: int, offset: int, lock: threading.Lock) -> bytes:
-    if hasattr(os, "pread"):
-        return os.pread(fd, size, offset)
+def _pread_into(fd: int, buf: memoryview, offset: int, lock: threading.Lock) -> int:
+    """Read into ``buf`` (no new 8 MiB ``bytes`` per call: those cost a page fault per page)."""
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [buf], offset)
     with lock:  # pragma: no cover - Windows
         os.lseek(fd, offset, os.SEEK_SET)
-        return os.read(fd, size)
+        data = os.read(fd, len(buf))
+        buf[: len(data)] = data
+        return len(data)
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -286,7 +306,7 @@ class BlobDownloader:
         container: ContainerClient,
         *,
         range_size: int = DEFAULT_RANGE_SIZE,
-        threads: int = 6,
+        threads: int = _DEFAULT_THREADS,
         max_attempts: int = 6,
         backoff_s: float = 0.5,
         free_space: Callable[[Path], int] = _free_bytes,
@@ -304,6 +324,8 @@ class BlobDownloader:
         self._journal_interval = journal_interval_s
         self._sleep = sleep
         self.stats = DownloadStats()
+        self._clients: dict[str, BlobClient] = {}
+        self._clients_lock = threading.Lock()
 
     @classmethod
     def from_url(
@@ -319,11 +341,16 @@ class BlobDownloader:
         ``credential`` may be a SAS string, an account key dict/``AzureNamedKeyCredential`` or
         a ``TokenCredential``; ``connection_verify`` a CA bundle path (sandbox/Azurite).
         """
+        extra: dict[str, Any] = {}
+        threads = int(kwargs.get("threads", _DEFAULT_THREADS))
+        if threads > _REQUESTS_POOL:
+            extra["session"] = _pooled_session(threads)  # else connections are thrown away
         client = ContainerClient.from_container_url(
             container_url,
             credential=credential,
             connection_verify=connection_verify,
             max_single_get_size=max(kwargs.get("range_size", DEFAULT_RANGE_SIZE), 4 * MiB),
+            **extra,
         )
         return cls(client, **kwargs)
 
@@ -444,23 +471,73 @@ class BlobDownloader:
 
     # -- one range ---------------------------------------------------------------------------
 
-    def _get_range(self, blob: RemoteBlob, offset: int, length: int) -> bytes:
-        client = self._container.get_blob_client(blob.name)
-        kwargs: dict[str, Any] = {"retry_total": 0}
-        if blob.etag:
-            kwargs.update(etag=blob.etag, match_condition=MatchConditions.IfNotModified)
-        stream = client.download_blob(offset=offset, length=length, max_concurrency=1, **kwargs)
-        data: bytes = stream.readall()
-        if len(data) != length:
-            raise IncompleteReadError(f"got {len(data)} of {length} bytes")
-        return data
+    def _blob_client(self, name: str) -> BlobClient:
+        with self._clients_lock:
+            client = self._clients.get(name)
+            if client is None:
+                if len(self._clients) > 256:
+                    self._clients.clear()
+                client = self._clients[name] = self._container.get_blob_client(name)
+            return client
 
-    def _fetch_with_retries(self, blob: RemoteBlob, offset: int, length: int) -> bytes:
+    def _get_range_into(self, blob: RemoteBlob, offset: int, view: memoryview) -> None:
+        """One ranged GET straight into ``view`` (exactly ``len(view)`` bytes or an error).
+
+        The request goes through the blob client's own pipeline (so SAS, shared key and bearer
+        auth, ``x-ms-version``, user agent and logging are the SDK's), with the SDK retry off
+        and ``stream=True``; the body is then read with ``readinto`` from the HTTP response
+        into the worker's reusable buffer: one copy (TLS decrypt → buffer) instead of the
+        SDK's chunk list, ``BytesIO`` and ``bytes`` copies. Transports without a raw
+        ``readinto`` (not ``requests``) fall back to the SDK's chunk iterator.
+        """
+        length = len(view)
+        headers = {"If-Match": blob.etag} if blob.etag else {}
+        try:
+            pipeline_response, chunks = self._blob_client(blob.name)._client.blob.download(
+                range=f"bytes={offset}-{offset + length - 1}",
+                headers=headers,
+                decompress=False,
+                retry_total=0,
+                cls=lambda pr, deserialized, _headers: (pr, deserialized),
+            )
+        except HttpResponseError as exc:
+            process_storage_error(exc)  # raises the SDK's typed error (412 → ResourceModified)
+        http_response = pipeline_response.http_response
+        readinto = _raw_readinto(http_response)
+        ok = False
+        try:
+            got = 0
+            if readinto is not None:
+                try:
+                    while got < length:
+                        n = readinto(view[got:])
+                        if not n:
+                            break
+                        got += n
+                except (OSError, http.client.HTTPException) as exc:
+                    raise IncompleteReadError(
+                        f"connection failed after {got} of {length} bytes: {exc}", error=exc
+                    ) from exc
+            else:
+                for chunk in chunks:
+                    end = got + len(chunk)
+                    if end > length:
+                        break
+                    view[got:end] = chunk
+                    got = end
+            if got != length:
+                raise IncompleteReadError(f"got {got} of {length} bytes")
+            ok = True
+        finally:
+            _release(http_response, reuse=ok)
+
+    def _fetch_with_retries(self, blob: RemoteBlob, offset: int, view: memoryview) -> None:
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._get_range(blob, offset, length)
+                self._get_range_into(blob, offset, view)
+                return
             except Exception as exc:
                 if not _is_transient(exc) or attempt >= self._max_attempts:
                     if isinstance(exc, AzureError | OSError):
@@ -478,6 +555,33 @@ class BlobDownloader:
                 )
                 self.stats.retries += 1
                 self._sleep(delay)
+
+
+def _raw_readinto(http_response: Any) -> Callable[[memoryview], int] | None:
+    """``readinto`` of the body under a ``requests`` transport response, else None.
+
+    ``requests.Response.raw`` is a urllib3 ``HTTPResponse`` whose own ``readinto`` reads into
+    a temporary ``bytes`` and copies; its ``_fp`` (``http.client.HTTPResponse``) reads into
+    the caller's buffer and honours Content-Length and chunked encoding.
+    """
+    raw = getattr(getattr(http_response, "internal_response", None), "raw", None)
+    fp = getattr(raw, "_fp", None)
+    readinto = getattr(fp, "readinto", None)
+    return readinto if callable(readinto) else None
+
+
+def _release(http_response: Any, *, reuse: bool) -> None:
+    """Give the connection back to the pool after a full body; close it otherwise."""
+    internal = getattr(http_response, "internal_response", None)
+    raw = getattr(internal, "raw", None)
+    fp = getattr(raw, "_fp", None)
+    if reuse and fp is not None and callable(getattr(fp, "isclosed", None)) and fp.isclosed():
+        release = getattr(raw, "release_conn", None)
+        if callable(release):
+            release()
+            return
+    with contextlib.suppress(Exception):
+        http_response.close()
 
 
 def _md5_of(props: Any) -> bytes | None:
@@ -624,6 +728,8 @@ class _Run:
         return sum(max(1, s.remaining) for s in self.states)
 
     def _worker(self, work: Iterator[tuple[_BlobState, int | None]]) -> None:
+        # One reusable range buffer per worker: memory stays at threads × range_size.
+        buf = memoryview(bytearray(self.o.range_size))
         while not self.stop.is_set():
             try:
                 self.check_cancelled()
@@ -633,27 +739,27 @@ class _Run:
                     return
                 state, index = item
                 if index is not None:
-                    self._fetch_into(state, index)
+                    self._fetch_into(state, index, buf)
                     with self.lock:
                         state.remaining -= 1
                         last = state.remaining == 0
                 else:
                     last = True
                 if last:
-                    self._finish_blob(state)
+                    self._finish_blob(state, buf)
             except BaseException as exc:  # noqa: BLE001 - collected, re-raised by execute()
                 with self.lock:
                     self.errors.append(exc)
                 self.stop.set()
                 return
 
-    def _fetch_into(self, state: _BlobState, index: int) -> None:
+    def _fetch_into(self, state: _BlobState, index: int, buf: memoryview) -> None:
         offset = index * self.o.range_size
         length = self._range_len(state, index)
-        data = self.o._fetch_with_retries(state.blob, offset, length)
-        digest = hashlib.sha256(data).hexdigest()
-        _pwrite_all(state.fd, memoryview(data), offset, state.fd_lock)
-        del data
+        view = buf[:length]
+        self.o._fetch_with_retries(state.blob, offset, view)
+        digest = hashlib.sha256(view).hexdigest()  # releases the GIL for large buffers
+        _pwrite_all(state.fd, view, offset, state.fd_lock)
         with self.lock:
             state.done[index] = digest
             state.fresh.add(index)
@@ -664,16 +770,18 @@ class _Run:
             self.dirty.add(id(state))
         self._flush_journal()
         self._report()
-        self._advance_hash(state, wait=False)
+        self._advance_hash(state, buf, wait=False, mem=(index, view))
 
     # -- verify and rename -------------------------------------------------------------------
 
-    def _read_range(self, state: _BlobState, i: int) -> Iterator[bytes]:
+    def _read_range(self, state: _BlobState, i: int, buf: memoryview) -> Iterator[memoryview]:
+        """Range ``i`` read back from the page cache, in pieces of ``buf`` (reused)."""
         rs = self.o.range_size
         offset, end = i * rs, i * rs + self._range_len(state, i)
         while offset < end:
-            chunk = _pread(state.fd, min(_HASH_READ, end - offset), offset, state.fd_lock)
-            if not chunk:
+            n = _pread_into(state.fd, buf[: min(len(buf), end - offset)], offset, state.fd_lock)
+            chunk = buf[:n]
+            if not n:
                 raise AppError(
                     fault=Fault.APP,
                     summary=f"The partial file for {state.blob.name} is shorter than expected.",
@@ -682,23 +790,33 @@ class _Run:
             yield chunk
             offset += len(chunk)
 
-    def _hash_range(self, state: _BlobState, i: int, *, check_sha: bool) -> bool:
+    def _hash_range(self, state: _BlobState, i: int, buf: memoryview, *, check_sha: bool) -> bool:
         """Feed range ``i`` from disk into the running MD5; True if its SHA-256 still matches."""
         rh = hashlib.sha256() if check_sha else None
-        for chunk in self._read_range(state, i):
+        for chunk in self._read_range(state, i, buf):
             if state.md5 is not None:
                 state.md5.update(chunk)
             if rh is not None:
                 rh.update(chunk)
         return rh is None or rh.hexdigest() == state.done.get(i)
 
-    def _advance_hash(self, state: _BlobState, *, wait: bool) -> None:
+    def _advance_hash(
+        self,
+        state: _BlobState,
+        buf: memoryview,
+        *,
+        wait: bool,
+        mem: tuple[int, memoryview] | None = None,
+    ) -> None:
         """Hash the contiguous prefix of finished ranges while other ranges still download.
 
         MD5 needs the bytes in order, so one thread at a time (whoever gets ``hash_lock``)
         reads finished ranges back from the page cache and feeds them in; the others go on
         downloading. Resumed ranges (not fetched in this run) are also re-checked against
-        their journaled SHA-256, which is what catches bytes lost by a crash.
+        their journaled SHA-256, which is what catches bytes lost by a crash. ``mem`` is the
+        range this thread has just fetched and still holds: if it is next in line, the MD5 is
+        fed from that buffer instead of reading it back; other ranges are read back into the
+        worker's ``buf`` (its download is finished, so the buffer is free).
         """
         while True:
             if not state.hash_lock.acquire(blocking=wait):
@@ -711,10 +829,13 @@ class _Run:
                         resumed = i not in state.fresh
                     if not ready:
                         break
-                    if (state.md5 is not None or resumed) and not self._hash_range(
-                        state, i, check_sha=resumed
-                    ):
-                        state.bad.append(i)
+                    if mem is not None and mem[0] == i and not resumed:
+                        if state.md5 is not None:
+                            state.md5.update(mem[1])
+                    elif state.md5 is not None or resumed:
+                        mem = None  # reading back overwrites buf, which holds mem's bytes
+                        if not self._hash_range(state, i, buf, check_sha=resumed):
+                            state.bad.append(i)
                     state.hash_next += 1
             finally:
                 state.hash_lock.release()
@@ -723,17 +844,17 @@ class _Run:
                 if not (i < state.n_ranges and i in state.done):
                     return
 
-    def _rehash_all(self, state: _BlobState) -> None:
+    def _rehash_all(self, state: _BlobState, buf: memoryview) -> None:
         """Start the frontier over, checking every range's SHA-256 (the slow, rare path)."""
         with state.hash_lock:
             state.md5 = hashlib.md5(usedforsecurity=False) if state.blob.content_md5 else None
             state.bad = []
             for i in range(state.n_ranges):
-                if not self._hash_range(state, i, check_sha=True):
+                if not self._hash_range(state, i, buf, check_sha=True):
                     state.bad.append(i)
             state.hash_next = state.n_ranges
 
-    def _refetch_bad(self, state: _BlobState) -> None:
+    def _refetch_bad(self, state: _BlobState, buf: memoryview) -> None:
         bad, state.bad = sorted(set(state.bad)), []
         log.warning(
             "Re-fetching %d range(s) of %s that failed verification", len(bad), state.blob.name
@@ -742,9 +863,9 @@ class _Run:
             self.check_cancelled()
             with self.lock:
                 self.done_bytes -= self._range_len(state, i)
-            self._fetch_into(state, i)
+            self._fetch_into(state, i, buf)
             self.o.stats.refetched_after_verify += 1
-        self._rehash_all(state)
+        self._rehash_all(state, buf)
         if state.bad:
             raise AppError(
                 fault=Fault.APP,
@@ -752,22 +873,22 @@ class _Run:
                 remedy="Check the disk and download again.",
             )
 
-    def _finish_blob(self, state: _BlobState) -> None:
+    def _finish_blob(self, state: _BlobState, buf: memoryview) -> None:
         blob = state.blob
         if os.fstat(state.fd).st_size != blob.size:
             os.ftruncate(state.fd, blob.size)
-        self._advance_hash(state, wait=True)
+        self._advance_hash(state, buf, wait=True)
         if state.bad:
-            self._refetch_bad(state)
+            self._refetch_bad(state, buf)
         if blob.content_md5 is not None:
             expected = blob.content_md5.hex()
             md5_hex = state.md5.hexdigest()
             if md5_hex != expected and not state.fresh.issuperset(range(state.n_ranges)):
                 # Maybe a resumed range was damaged in a way its journal entry cannot show
                 # (e.g. written after the checkpoint): check every range once more.
-                self._rehash_all(state)
+                self._rehash_all(state, buf)
                 if state.bad:
-                    self._refetch_bad(state)
+                    self._refetch_bad(state, buf)
                 md5_hex = state.md5.hexdigest()
             if md5_hex != expected:
                 self._discard(state)

@@ -10,6 +10,7 @@ import importlib
 import importlib.metadata
 import json
 import logging
+import os
 import platform
 import sys
 from collections.abc import Sequence
@@ -92,15 +93,18 @@ def _doctor_report(timeout: float) -> dict[str, Any]:
     report["keyring"] = {"backend": info.name, "secure": info.secure, "reason": info.reason}
 
     try:
-        from pgflex_gui.azure.auth import cloud_config, persistent_cache_support
+        from pgflex_gui.azure.auth import persistent_cache_support
+        from pgflex_gui.domain.cloud import resolve_cloud
 
         ok, why = persistent_cache_support()
         report["token_cache"] = {"persistent": ok, "reason": why}
         try:
-            cloud = cloud_config(
+            cloud = resolve_cloud(
                 settings.cloud,
                 arm_endpoint=settings.arm_endpoint,
                 authority_host=settings.authority_host,
+                ca_bundle=settings.ca_bundle,
+                env=os.environ,
             )
             cloud_info: dict[str, Any] = {
                 "cloud": cloud.name,

@@ -15,7 +15,7 @@ from azure.identity import (
 )
 
 from pgflex_gui.azure import auth
-from pgflex_gui.azure.auth import SignInMethod, build_credential, cloud_config, sign_out
+from pgflex_gui.azure.auth import SignInMethod, build_credential, sign_out
 from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.keystore import Keystore, sandbox_key, sp_key
 
@@ -134,11 +134,3 @@ def test_damaged_record_is_ignored(tmp_path: Path) -> None:
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "auth_record.json").write_text("{broken")
     assert auth.load_authentication_record() is None
-
-
-def test_cloud_config() -> None:
-    assert cloud_config("AzureCloud").arm_scope == "https://management.azure.com/.default"
-    custom = cloud_config("Custom", arm_endpoint="https://127.0.0.1:1", authority_host="https://x")
-    assert custom.arm_endpoint == "https://127.0.0.1:1"
-    with pytest.raises(AppError):
-        cloud_config("Nowhere")

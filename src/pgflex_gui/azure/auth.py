@@ -21,12 +21,12 @@ import logging
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pgflex_gui import paths
+from pgflex_gui.domain.cloud import AZURE_CLOUD, KNOWN_CLOUDS
 from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.keystore import Keystore, sandbox_key, sp_cert_key, sp_key
 
@@ -36,11 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CACHE_NAME",
-    "CLOUDS",
-    "CloudConfig",
     "SignInMethod",
     "build_credential",
-    "cloud_config",
     "load_authentication_record",
     "persistent_cache_support",
     "save_authentication_record",
@@ -84,48 +81,9 @@ _LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class CloudConfig:
-    name: str
-    authority_host: str  # host name or https URL
-    arm_endpoint: str
-
-    @property
-    def arm_scope(self) -> str:
-        return self.arm_endpoint.rstrip("/") + "/.default"
-
-
-CLOUDS: dict[str, CloudConfig] = {
-    "AzureCloud": CloudConfig(
-        "AzureCloud", "login.microsoftonline.com", "https://management.azure.com"
-    ),
-    "AzureUSGovernment": CloudConfig(
-        "AzureUSGovernment", "login.microsoftonline.us", "https://management.usgovcloudapi.net"
-    ),
-    "AzureChinaCloud": CloudConfig(
-        "AzureChinaCloud", "login.chinacloudapi.cn", "https://management.chinacloudapi.cn"
-    ),
+_KNOWN_AUTHORITIES = {
+    c.authority_host.removeprefix("https://").rstrip("/") for c in KNOWN_CLOUDS.values()
 }
-_KNOWN_AUTHORITIES = {c.authority_host for c in CLOUDS.values()}
-
-
-def cloud_config(
-    cloud: str, *, arm_endpoint: str | None = None, authority_host: str | None = None
-) -> CloudConfig:
-    """The endpoints of a named cloud, with settings' overrides (custom clouds, sandbox)."""
-    base = CLOUDS.get(cloud)
-    if base is None and not (arm_endpoint and authority_host):
-        raise AppError(
-            Fault.USER,
-            f"Unknown cloud {cloud!r}.",
-            remedy="Choose AzureCloud, AzureUSGovernment or AzureChinaCloud, or set both the "
-            "ARM endpoint and the authority host in Settings.",
-        )
-    return CloudConfig(
-        cloud,
-        authority_host or (base.authority_host if base else ""),
-        arm_endpoint or (base.arm_endpoint if base else ""),
-    )
 
 
 # --- persistent token cache ----------------------------------------------------------------
@@ -329,7 +287,7 @@ def build_credential(
 
 
 def sign_in(
-    credential: Any, scope: str = CLOUDS["AzureCloud"].arm_scope, record_path: Path | None = None
+    credential: Any, scope: str = AZURE_CLOUD.credential_scope, record_path: Path | None = None
 ) -> AuthenticationRecord | None:
     """Sign in now (may open a browser or show a device code); keep the record if any.
 
@@ -337,7 +295,7 @@ def sign_in(
     fetch a token to prove the sign-in works; they return None.
     """
     if hasattr(credential, "authenticate"):
-        record = credential.authenticate(scopes=[scope])
+        record: AuthenticationRecord = credential.authenticate(scopes=[scope])
         saved = save_authentication_record(record, record_path)
         log.info("signed in as %s; sign-in record saved to %s", record.username, saved)
         return record

@@ -10,10 +10,9 @@ import argparse
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +21,9 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from pgflex_gui.domain.errors import AppError, Fault
-from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.ports import InventoryPort
 
-__all__ = ["DeferredInventory", "UnavailableInventory", "build_parser", "run"]
+__all__ = ["DeferredInventory", "build_parser", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +31,7 @@ ORGANIZATION = "pgflex-gui"
 APPLICATION = "pgflex-gui"
 RESOURCES = Path(__file__).parent / "resources"
 SMOKE_MS = 1500
+SCREENSHOT_TIMEOUT_S = 180.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,20 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# -- inventories used while the real one is missing or starting ----------------------------
-class UnavailableInventory:
-    """An InventoryPort whose every call raises ``error`` (shown as a Retry-able tree node)."""
-
-    def __init__(self, error: AppError) -> None:
-        self.error = error
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        def fail(*_args: Any, **_kwargs: Any) -> Any:
-            raise self.error
-
-        return fail
-
-
+# -- the inventory while the real one is starting -----------------------------------------
 class DeferredInventory:
     """Delegates to an inventory that is still being built (sandbox start, sign-in).
 
@@ -81,38 +67,14 @@ class DeferredInventory:
                 Fault.APP, "The inventory could not be started.", details=repr(exc)
             ) from exc
 
-    def list_tenants(self) -> list[Any]:
-        return self._target().list_tenants()
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
 
-    def list_subscriptions(self, tenant_id: str) -> list[Any]:
-        return self._target().list_subscriptions(tenant_id)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return getattr(self._target(), name)(*args, **kwargs)
 
-    def list_locations(self, subscription_id: str) -> list[Any]:
-        return self._target().list_locations(subscription_id)
-
-    def iter_servers(self, subscription_id: str) -> Iterator[list[Any]]:
-        return self._target().iter_servers(subscription_id)
-
-    def iter_vaults(self, subscription_id: str) -> Iterator[list[Any]]:
-        return self._target().iter_vaults(subscription_id)
-
-    def list_policies(self, vault_id: ResourceId) -> list[Any]:
-        return self._target().list_policies(vault_id)
-
-    def list_backup_instances(self, vault_id: ResourceId) -> list[Any]:
-        return self._target().list_backup_instances(vault_id)
-
-    def list_recovery_points(
-        self,
-        backup_instance_id: ResourceId,
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-    ) -> list[Any]:
-        return self._target().list_recovery_points(backup_instance_id, start=start, end=end)
-
-    def list_jobs(self, vault_id: ResourceId) -> list[Any]:
-        return self._target().list_jobs(vault_id)
+        return call
 
 
 # -- the pieces ------------------------------------------------------------------------------
@@ -351,6 +313,7 @@ def _start_sandbox(comp: Composition, seed: str, session: Any, keystores: Any) -
             )
             future.set_result(inventory)
         except ImportError as exc:
+            log.exception("The sandbox could not be imported")
             future.set_exception(
                 AppError(
                     Fault.APP,
@@ -604,6 +567,93 @@ def _probe_about(comp: Composition) -> None:
     threading.Thread(target=work, name="about-probe", daemon=True).start()
 
 
+def _screenshot_when_loaded(
+    window: Any, tasks: Any, path: str, *, timeout_s: float = SCREENSHOT_TIMEOUT_S
+) -> None:
+    """Wait for the tree, open a vault's instances, select a protected server, grab, quit.
+
+    Polls the model's load states (never blocks the GUI thread); after ``timeout_s`` the
+    window is grabbed as it is.
+    """
+    from PySide6.QtCore import QElapsedTimer
+
+    from pgflex_gui.ui.tree.nodes import Loading, NodeKind, NotLoaded, ProtectionStatus
+
+    model, proxy, tree = window.model, window.proxy, window.tree
+    clock = QElapsedTimer()
+    clock.start()
+    timer = QTimer(window)
+    timer.setInterval(250)
+    steps = ["tree", "vault", "instances", "points", "settle", "grab"]
+
+    def busy() -> bool:
+        nodes = model.root.walk()
+        return (
+            tasks.pending > 0
+            or isinstance(model.root.load_state, NotLoaded | Loading)
+            or any(isinstance(n.load_state, Loading) for n in nodes)
+            or any(
+                n.protection is not None and n.protection.status is ProtectionStatus.UNKNOWN
+                for n in nodes
+            )
+        )
+
+    def expand(node: Any) -> None:
+        tree.expand(proxy.mapFromSource(model.index_of(node)))
+
+    def showcase_server() -> Any:
+        servers = [n for n in model.servers() if n.protection is not None]
+        ranked = sorted(
+            servers, key=lambda n: n.protection.status is not ProtectionStatus.PROTECTED
+        )
+        return ranked[0] if ranked else None
+
+    def vault_of(server: Any) -> Any:
+        name = server.protection.vault_name if server is not None else ""
+        vaults = [n for n in model.root.walk() if n.kind is NodeKind.VAULT]
+        return next((v for v in vaults if v.label == name), vaults[0] if vaults else None)
+
+    def tick() -> None:
+        timed_out = clock.elapsed() > timeout_s * 1000
+        if timed_out:
+            log.warning("Screenshot: still loading after %.0f s; grabbing as is", timeout_s)
+            steps[:] = ["grab"]
+        elif busy():
+            return
+        step = steps.pop(0)
+        server = showcase_server()
+        if step == "tree":
+            for group in (n for n in model.root.walk() if n.kind is NodeKind.VAULTS_GROUP):
+                if server is None or group.ancestor(NodeKind.SUBSCRIPTION) is server.ancestor(
+                    NodeKind.SUBSCRIPTION
+                ):
+                    expand(group)
+        elif step == "vault" and (vault := vault_of(server)) is not None:
+            expand(vault)
+        elif step == "instances" and (vault := vault_of(server)) is not None:
+            for child in vault.children:
+                if child.kind is NodeKind.INSTANCES_GROUP:
+                    expand(child)
+        elif step == "points" and (vault := vault_of(server)) is not None:
+            for instance in vault.walk():
+                if instance.kind is NodeKind.BACKUP_INSTANCE:
+                    expand(instance)
+                    break
+        elif step == "settle":
+            if server is not None:
+                tree.setCurrentIndex(proxy.mapFromSource(model.index_of(server)))
+                tree.scrollToTop()
+            window.jobs.show_azure_tab()
+        elif step == "grab":
+            timer.stop()
+            window.grab().save(path)
+            log.info("Screenshot saved to %s after %.1f s", path, clock.elapsed() / 1000)
+            window.close()
+
+    timer.timeout.connect(tick)
+    timer.start()
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Build and run the app; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -697,12 +747,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     if args.smoke:
         QTimer.singleShot(SMOKE_MS, window.close)
     if args.screenshot:
-
-        def grab() -> None:
-            window.grab().save(args.screenshot)
-            window.close()
-
-        QTimer.singleShot(SMOKE_MS * 2, grab)
+        _screenshot_when_loaded(window, tasks, args.screenshot)
     try:
         code = app.exec()
     finally:

@@ -37,12 +37,15 @@ from pgflex_gui.domain.models import (
 from pgflex_gui.domain.ports import InventoryPort
 from pgflex_gui.ui.icons import Icons
 from pgflex_gui.ui.status import (
+    SIGN_IN_COLOUR,
+    STALE_COLOUR,
     age_words,
     is_problem,
     is_stale,
-    protection_colour,
     protection_from_state,
     protection_words,
+    server_colour,
+    server_words,
     size_words,
 )
 from pgflex_gui.ui.tasks import TaskManager
@@ -54,12 +57,17 @@ from pgflex_gui.ui.tree.nodes import (
     NotLoaded,
     ProtectionStatus,
     ResourceNode,
+    ServerProtection,
 )
 from pgflex_gui.ui.tree.protection import ProtectionIndex
 
 __all__ = ["Column", "ResourceTreeModel", "Roles"]
 
 log = logging.getLogger(__name__)
+
+# Protection scans (vaults and their instances) run in their own lane, so they never queue
+# ahead of the server listings the DBA is waiting for (benchmarks/inventory.py measures it).
+SCAN_LANE = "arm-scan"
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 RECOVERY_POINT_WINDOW = timedelta(days=35)
@@ -85,6 +93,12 @@ class Column(IntEnum):
 
 
 HEADERS = ("Name", "Status", "Region", "Version", "Size", "Last backup")
+
+_REDUNDANCY = {
+    "LocallyRedundant": "Locally redundant",
+    "ZoneRedundant": "Zone-redundant",
+    "GeoRedundant": "Geo-redundant",
+}
 
 _GROUP_LABELS = {
     NodeKind.SERVERS_GROUP: "Flexible servers",
@@ -296,7 +310,7 @@ class ResourceTreeModel(QAbstractItemModel):
             p = node.protection
             stale = p is not None and p.status is ProtectionStatus.PROTECTED
             if stale and is_stale(p.last_backup, now=self._now()):  # type: ignore[union-attr]
-                return QColor("#b07d00")
+                return QColor(STALE_COLOUR)
             return None
         if role == Roles.NODE:
             return node
@@ -335,22 +349,31 @@ class ResourceTreeModel(QAbstractItemModel):
                 return f"{node.label} ({len(node.children)})"
             return node.label
         if column == Column.STATUS:
+            if node.sign_in_required:
+                return "Sign-in required"
             if node.failed is not None:
                 return f"Failed: {node.failed.summary}"
             if isinstance(node.load_state, Loading) and not node.children:
                 return "Loading…"
             if node.kind is NodeKind.SERVER:
-                return protection_words(node.protection)
-            if isinstance(ref, BackupInstance):
-                return ref.protection_state.value
-            if isinstance(ref, Vault):
-                return ref.redundancy
+                return server_words(node.protection, now=self._now())
+            if node.kind in _GROUP_LABELS:
+                empty = isinstance(node.load_state, Loaded) and not node.children
+                return "None found" if empty else ""
+            if node.kind is NodeKind.BACKUP_INSTANCE and isinstance(ref, BackupInstance):
+                return protection_words(
+                    ServerProtection(protection_from_state(ref.protection_state))
+                )
+            if node.kind is NodeKind.VAULT and isinstance(ref, Vault):
+                return _REDUNDANCY.get(ref.redundancy, ref.redundancy)
             if isinstance(ref, RecoveryPoint):
                 return f"{ref.recovery_point_type}, {ref.state}"
             if node.kind is NodeKind.SUBSCRIPTION and isinstance(ref, Subscription):
                 return "" if ref.state == "Enabled" else ref.state
             return ""
         if column == Column.REGION:
+            if node.kind in _GROUP_LABELS:
+                return ""
             if isinstance(ref, FlexServer | Vault):
                 return ref.location
             if isinstance(ref, BackupInstance):
@@ -366,28 +389,38 @@ class ResourceTreeModel(QAbstractItemModel):
             if node.kind is NodeKind.SERVER and node.protection is not None:
                 return age_words(node.protection.last_backup, now=self._now())
             if isinstance(ref, RecoveryPoint):
-                return ref.time.astimezone().strftime("%Y-%m-%d %H:%M")
+                return age_words(ref.time, now=self._now())
         return ""
 
     def _decoration(self, node: ResourceNode, column: int) -> QIcon | None:
         if column == Column.NAME:
+            if node.sign_in_required:
+                return self._icons.sign_in()
             if node.failed is not None:
                 return self._icons.warning()
             if isinstance(node.load_state, Loading) and not node.children:
                 return self._icons.busy()
             return self._icons.for_kind(node.kind)
         if column == Column.STATUS and node.protection is not None:
-            return self._icons.dot(protection_colour(node.protection.status))
+            return self._icons.dot(server_colour(node.protection, now=self._now()))
         return None
 
     def _status_colour(self, node: ResourceNode) -> QColor | None:
+        if node.sign_in_required:
+            return QColor(SIGN_IN_COLOUR)
         if node.failed is not None:
             return QColor("#c0392b")
         if node.protection is not None:
-            return QColor(protection_colour(node.protection.status))
+            return QColor(server_colour(node.protection, now=self._now()))
         return None
 
     def _tooltip(self, node: ResourceNode) -> str | None:
+        if node.sign_in_required and node.failed is not None:
+            return (
+                f"{node.failed.summary}\nThis tenant asks you to sign in to it "
+                "(multi-factor or consent).\nSelect it and choose File > Sign in…; "
+                "it reloads once you are signed in."
+            )
         if node.failed is not None:
             err = node.failed
             text = err.summary
@@ -602,7 +635,7 @@ class ResourceTreeModel(QAbstractItemModel):
 
                 self._tasks.task(scan_vault, vault).keyed(key).on_success(on_instances).on_failure(
                     on_vault_failed
-                ).in_lane("arm-read").start()
+                ).in_lane(SCAN_LANE).start()
 
         def on_vaults_failed(error: AppError) -> None:
             log.warning("Listing vaults of %s failed: %s", sub_id, error.summary)
@@ -611,7 +644,7 @@ class ResourceTreeModel(QAbstractItemModel):
 
         self._tasks.task(vaults).keyed(key).on_success(on_vaults).on_failure(
             on_vaults_failed
-        ).in_lane("arm-read").start()
+        ).in_lane(SCAN_LANE).start()
 
     def _update_protection(self, tenant_id: str) -> None:
         changed = False

@@ -44,13 +44,17 @@ def _status(workdir: Path, as_json: bool) -> int:
     info["running"] = True
     info["pid"] = pid
     info["client_secret_file"] = str(workdir / "client_secret")
+    connection_file = workdir / "azurite_connection_string"
+    if connection_file.exists():
+        info["azurite_connection_string_file"] = str(connection_file)
     if as_json:
         print(json.dumps(info, indent=2))
     else:
         print(
             f"sandbox running (pid {pid})\n  ARM:  {info['arm_endpoint']}\n"
             f"  CA:   {info['ca_bundle']}\n  blob: {info['blob_endpoint']}\n"
-            f"  app:  {info['client_id']} (secret in {info['client_secret_file']})"
+            f"  app:  {info['client_id']} (secret in {info['client_secret_file']})\n"
+            f"  token: {info['token_command']}"
         )
     return 0
 

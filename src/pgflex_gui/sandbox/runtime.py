@@ -144,6 +144,9 @@ class Sandbox:
         service.serve(tls.cert, tls.key, port)
         box = cls(workdir, tls, state, dataplane, service, world, owns_dataplane=owns)
         _write_secret(workdir / "client_secret", world.client_secret.encode())
+        connection = str(getattr(dataplane, "connection_string", "") or "")
+        if connection:
+            _write_secret(workdir / "azurite_connection_string", connection.encode())
         (workdir / "sandbox.json").write_text(json.dumps(box.info.to_json(), indent=2))
         return box
 
@@ -182,8 +185,7 @@ class Sandbox:
             blob_endpoint=str(getattr(self.dataplane, "blob_endpoint", "")),
             azurite_connection_string=str(getattr(self.dataplane, "connection_string", "")),
             workdir=str(self.workdir),
-            token_command=f"{Path(sys.executable).name} -m pgflex_gui.sandbox token "
-            f"--dir {self.workdir}",
+            token_command=f"{sys.executable} -m pgflex_gui.sandbox token --dir {self.workdir}",
         )
 
     def token(self, tenant_id: str | None = None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 from pgflex_gui.sandbox.arm.http import ArmError
@@ -15,6 +16,7 @@ __all__ = [
     "RP",
     "VAULT",
     "duration_days",
+    "expiry_time",
     "job_json",
     "rp_json",
     "validate_policy",
@@ -72,6 +74,7 @@ def vault_json(
                 "immutabilitySettings": {"state": immutability},
             },
             "secureScore": "Minimum",
+            "bcdrSecurityLevel": "Good" if crr else "Fair",
             "replicatedRegions": [],
             "monitoringSettings": {
                 "azureMonitorAlertSettings": {"alertsForAllJobFailures": "Enabled"}
@@ -80,7 +83,36 @@ def vault_json(
     }
 
 
-def rp_json(bi_id: str, rp_id: str, when: str, *, policy_name: str, tag: str = "Default") -> Json:
+def expiry_time(policy: Json | None, when: str, tag: str = "Default") -> str | None:
+    """When a point taken at ``when`` with retention ``tag`` expires under ``policy``."""
+    if not policy:
+        return None
+    rules = [
+        r
+        for r in policy.get("properties", {}).get("policyRules", [])
+        if r.get("objectType") == "AzureRetentionRule"
+    ]
+    chosen = [r for r in rules if str(r.get("name", "")).lower() == tag.lower()] or [
+        r for r in rules if r.get("isDefault")
+    ]
+    for rule in chosen:
+        for life in rule.get("lifecycles") or []:
+            days = duration_days(str(life.get("deleteAfter", {}).get("duration", "")))
+            if days is not None:
+                start = datetime.fromisoformat(when.replace("Z", "+00:00")[:26] + "+00:00")
+                return (start + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return None
+
+
+def rp_json(
+    bi_id: str,
+    rp_id: str,
+    when: str,
+    *,
+    policy_name: str,
+    tag: str = "Default",
+    expiry: str | None = None,
+) -> Json:
     """ARM JSON of a discrete recovery point (metaData null, as for real PG flex points)."""
     return {
         "id": f"{bi_id}/recoveryPoints/{rp_id}",
@@ -97,7 +129,7 @@ def rp_json(bi_id: str, rp_id: str, when: str, *, policy_name: str, tag: str = "
                     "id": rp_id,
                     "type": "VaultStore",
                     "creationTime": when,
-                    "expiryTime": None,
+                    "expiryTime": expiry,
                     "metaData": None,
                     "visible": True,
                     "state": "COMMITTED",
@@ -109,7 +141,7 @@ def rp_json(bi_id: str, rp_id: str, when: str, *, policy_name: str, tag: str = "
             "retentionTagVersion": "638400000000000000",
             "policyName": policy_name,
             "policyVersion": None,
-            "expiryTime": None,
+            "expiryTime": expiry,
             "recoveryPointState": "Completed",
         },
     }

@@ -6,7 +6,7 @@ import copy
 import re
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -18,6 +18,7 @@ from pgflex_gui.sandbox.arm.dpmodel import (
     POLICY,
     RP,
     VAULT,
+    expiry_time,
     job_json,
     rp_json,
     validate_policy,
@@ -396,6 +397,8 @@ def register(arm: ArmService) -> None:
         props = copy.deepcopy(req.json().get("properties") or {})
         ds = static_checks(vault, props, bi_id=bi_id)
         props.setdefault("objectType", "BackupInstance")
+        if isinstance(props.get("policyInfo"), dict):
+            props["policyInfo"].setdefault("policyVersion", "1.0")
         props["provisioningState"] = "Provisioning"
         props["currentProtectionState"] = (
             "UpdatingProtection" if existing else "ConfiguringProtection"
@@ -429,13 +432,33 @@ def register(arm: ArmService) -> None:
         vault = load_vault(m)
         bi = load_bi(m)
         busy(bi)
-        soft = vault["properties"]["securitySettings"]["softDeleteSettings"]["state"]
+        security = vault["properties"]["securitySettings"]
+        soft = security["softDeleteSettings"]["state"]
+        if security.get("immutabilitySettings", {}).get("state") == "Locked":
+            now = now_iso()
+            unexpired = [
+                rp["name"]
+                for rp in state.children(bi["id"], RP)
+                if (rp["properties"].get("expiryTime") or "9999") > now
+            ]
+            if unexpired:
+                raise ArmError(
+                    400,
+                    "UserErrorImmutableVaultOperationNotAllowed",
+                    "The Backup vault is immutable (locked): stop protection with delete data "
+                    f"is not allowed while {len(unexpired)} recovery point(s) have not "
+                    "expired. Stop protection and retain data instead.",
+                )
+        soft_days = int(security["softDeleteSettings"].get("retentionDurationInDays") or 14)
 
         def work() -> None:
             with state.batch():
+                points = [copy.deepcopy(rp) for rp in state.children(bi["id"], RP)]
                 state.delete(bi["id"])
                 if soft in ("On", "AlwaysOn"):
                     gone = copy.deepcopy(bi)
+                    gone["_sandbox"] = {"points": points}
+                    gone["properties"]["objectType"] = "DeletedBackupInstance"
                     gone["id"] = f"{vault['id']}/deletedBackupInstances/{bi['name']}"
                     gone["type"] = DELETED_BI
                     gone["properties"]["currentProtectionState"] = "SoftDeleted"
@@ -446,7 +469,9 @@ def register(arm: ArmService) -> None:
                     gone["properties"]["deletionInfo"] = {
                         "deletionTime": now_iso(),
                         "billingEndDate": now_iso(),
-                        "scheduledPurgeTime": now_iso(),
+                        "scheduledPurgeTime": (
+                            datetime.now(UTC) + timedelta(days=soft_days)
+                        ).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                         "deleteActivityID": str(uuid.uuid4()),
                     }
                     state.put(gone)
@@ -582,8 +607,16 @@ def register(arm: ArmService) -> None:
                 tuple(server["_sandbox"].get("dbnames", ["appdb"])),
                 int(server["properties"]["storage"]["storageSizeGB"]) * 2**20,
             )
-        policy_name = str(bi["properties"]["policyInfo"].get("policyId", "")).rsplit("/", 1)[-1]
-        rp = rp_json(bi["id"], rp_id, now_iso(), policy_name=policy_name, tag=tag)
+        policy_id = str(bi["properties"]["policyInfo"].get("policyId", ""))
+        when = now_iso()
+        rp = rp_json(
+            bi["id"],
+            rp_id,
+            when,
+            policy_name=policy_id.rsplit("/", 1)[-1],
+            tag=tag,
+            expiry=expiry_time(state.get(policy_id), when, tag),
+        )
         rp["_sandbox"] = {
             "files": list(result.files),
             "databases": list(result.databases),
@@ -807,7 +840,7 @@ def register(arm: ArmService) -> None:
                 task["additionalDetails"]["DataTransferredInBytes"] = str(
                     rp.get("_sandbox", {}).get("size", 0)
                 )
-                job["_sandbox"] = {"files": files}
+                job.setdefault("_sandbox", {})["files"] = files
                 job["properties"]["extendedInfo"]["additionalDetails"]["Restored Files"] = ",".join(
                     files
                 )
@@ -817,7 +850,7 @@ def register(arm: ArmService) -> None:
         if secondary is not None:
             with state.lock:
                 job["properties"]["isCrossRegionRestore"] = True
-                job["_sandbox"] = {"crr": True}
+                job.setdefault("_sandbox", {})["crr"] = True
         return {"objectType": "OperationJobExtendedInfo", "jobId": job["id"]}
 
     def validate_restore(req: Request, m: re.Match[str]) -> Response:
@@ -928,6 +961,45 @@ def register(arm: ArmService) -> None:
     def deleted_get(req: Request, m: re.Match[str]) -> Response:
         return Response(200, public(load(f"{vault_id(m)}/deletedBackupInstances/{m['bi']}")))
 
+    def undelete(req: Request, m: re.Match[str]) -> Response:
+        vault = load_vault(m)
+        gone = load(f"{vault['id']}/deletedBackupInstances/{m['bi']}")
+        bi_id = f"{vault['id']}/backupInstances/{m['bi']}"
+        if state.get(bi_id) is not None:
+            raise ArmError(
+                400,
+                "UserErrorBackupInstanceAlreadyExists",
+                f"A backup instance named '{m['bi']}' already exists in the vault.",
+            )
+        server_id = str(gone["properties"]["dataSourceInfo"].get("resourceID", ""))
+        other = protected_by(server_id)
+        if other is not None:
+            raise ArmError(
+                400,
+                "UserErrorDppDatasourceAlreadyProtected",
+                f"Datasource is already protected under the Backup vault {other['id']}.",
+            )
+
+        def work() -> None:
+            with state.batch():
+                bi = copy.deepcopy(gone)
+                points = bi.pop("_sandbox", {}).get("points", [])
+                bi["id"], bi["type"] = bi_id, BI
+                props = bi["properties"]
+                props["objectType"] = "BackupInstance"
+                props.pop("deletionInfo", None)
+                # An undeleted instance comes back with protection stopped (data retained);
+                # resumeProtection restarts scheduled backups.
+                props["currentProtectionState"] = "ProtectionStopped"
+                props["protectionStatus"] = {"status": "ProtectionStopped", "errorDetails": None}
+                props["provisioningState"] = "Succeeded"
+                state.delete(gone["id"])
+                state.put(bi)
+                for rp in points:
+                    state.put(rp)
+
+        return arm.lro(req, work)
+
     r = arm.router
     r.add("GET", _SUB + r"/providers/Microsoft\.DataProtection/backupVaults", v_list_sub)
     r.add("GET", _RGP + r"/backupVaults", v_list_rg)
@@ -958,6 +1030,7 @@ def register(arm: ArmService) -> None:
     r.add("GET", _V + r"/backupJobs/(?P<job>[^/]+)", j_get)
     r.add("GET", _V + r"/deletedBackupInstances", deleted_list)
     r.add("GET", _V + r"/deletedBackupInstances/(?P<bi>[^/]+)", deleted_get)
+    r.add("POST", _V + r"/deletedBackupInstances/(?P<bi>[^/]+)/undelete", undelete)
     r.add("POST", _LOC + r"/fetchSecondaryRecoveryPoints", fetch_secondary_rps)
     r.add("POST", _LOC + r"/validateCrossRegionRestore", crr_validate)
     r.add("POST", _LOC + r"/crossRegionRestore", crr_trigger)

@@ -133,6 +133,8 @@ def server_json(
             },
             "replicationRole": "Primary",
             "replicaCapacity": 5,
+            "replica": {"role": "Primary", "capacity": 5},
+            "privateEndpointConnections": [],
             "availabilityZone": "1",
         },
         "_sandbox": {
@@ -439,12 +441,89 @@ def register(arm: ArmService) -> None:
             "id": f"{server['id']}/databases/{name}",
             "name": name,
             "type": f"{PG}/databases",
-            "properties": {"charset": "UTF8", "collation": "en_US.utf8"},
+            "properties": dict(
+                server["_sandbox"].get("dbprops", {}).get(name)
+                or {"charset": "UTF8", "collation": "en_US.utf8"}
+            ),
         }
 
     def db_list(req: Request, m: re.Match[str]) -> Response:
         server = load(m)
         return page(req, [db_json(server, n) for n, _ in sorted(databases(server))], arm.page_size)
+
+    def psql(server: Json, sql: str) -> None:
+        """Run SQL on a real server's cluster when the DataPlane can (LocalDataPlane.psql)."""
+        runner = getattr(dp, "psql", None)
+        if server["_sandbox"]["real"] and runner is not None:
+            runner(server["_sandbox"]["key"], sql, db="postgres")
+
+    def db_meta(server: Json) -> list[list[str]]:
+        meta = server["_sandbox"]
+        if "databases" not in meta:
+            meta["databases"] = [list(d) for d in databases(server)]
+        return meta["databases"]  # type: ignore[no-any-return]
+
+    def db_put(req: Request, m: re.Match[str]) -> Response:
+        server = load(m)
+        name = m["db"]
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$-]{0,62}", name):
+            raise ArmError(400, "InvalidParameterValue", f"Invalid database name '{name}'.")
+        if server["properties"]["state"] != "Ready":
+            raise ArmError(
+                409,
+                "ServerNotInReadyState",
+                f"Operation 'CreateDatabase' is not allowed while the server is in state "
+                f"'{server['properties']['state']}'.",
+            )
+        props = req.json().get("properties") or {}
+        charset = str(props.get("charset") or "UTF8")
+        collation = str(props.get("collation") or "en_US.utf8")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", charset + collation):
+            raise ArmError(400, "InvalidParameterValue", "Invalid charset or collation.")
+        if name in {n for n, _ in databases(server)}:
+            return arm.lro(req, lambda: db_json(server, name))
+        quoted = '"' + name.replace('"', '""') + '"'
+
+        def work() -> Json:
+            psql(server, f"CREATE DATABASE {quoted} ENCODING '{charset}' TEMPLATE template0")
+            with state.lock:
+                rows = db_meta(server)
+                if name not in {r[0] for r in rows}:
+                    rows.append([name, server["properties"]["administratorLogin"]])
+                names = server["_sandbox"].setdefault("dbnames", [])
+                if name not in names:
+                    names.append(name)
+                server["_sandbox"].setdefault("dbprops", {})[name] = {
+                    "charset": charset,
+                    "collation": collation,
+                }
+                state.save()
+            return db_json(server, name)
+
+        return arm.lro(req, work)
+
+    def db_delete(req: Request, m: re.Match[str]) -> Response:
+        server = load(m)
+        name = m["db"]
+        if name in ("postgres", "azure_maintenance", "azure_sys"):
+            raise ArmError(
+                400, "OperationNotAllowed", f"The system database '{name}' can't be deleted."
+            )
+        if name not in {n for n, _ in databases(server)}:
+            return Response(204, None)
+        quoted = '"' + name.replace('"', '""') + '"'
+
+        def work() -> None:
+            psql(server, f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+            with state.lock:
+                server["_sandbox"]["databases"] = [r for r in db_meta(server) if r[0] != name]
+                names = server["_sandbox"].get("dbnames") or []
+                if name in names:
+                    names.remove(name)
+                server["_sandbox"].get("dbprops", {}).pop(name, None)
+                state.save()
+
+        return arm.lro(req, work)
 
     def db_get(req: Request, m: re.Match[str]) -> Response:
         server = load(m)
@@ -469,3 +548,5 @@ def register(arm: ArmService) -> None:
     r.add("PUT PATCH", _ONE + r"/configurations/(?P<cfg>[^/]+)", cfg_put)
     r.add("GET", _ONE + r"/databases", db_list)
     r.add("GET", _ONE + r"/databases/(?P<db>[^/]+)", db_get)
+    r.add("PUT", _ONE + r"/databases/(?P<db>[^/]+)", db_put)
+    r.add("DELETE", _ONE + r"/databases/(?P<db>[^/]+)", db_delete)

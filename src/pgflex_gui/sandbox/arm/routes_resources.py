@@ -35,6 +35,7 @@ def subscription_json(sub: Json) -> Json:
             "quotaId": "PayAsYouGo_2014-09-01",
             "spendingLimit": "Off",
         },
+        "tags": dict(sub.get("tags") or {}),
     }
 
 
@@ -71,7 +72,12 @@ def _location_json(sub: str, name: str) -> Json:
             "geographyGroup": geography,
             "physicalLocation": display,
             "pairedRegion": paired,
+            "longitude": "0",
+            "latitude": "0",
         },
+        "availabilityZoneMappings": [
+            {"logicalZone": str(z), "physicalZone": f"{name}-az{z}"} for z in (1, 2, 3)
+        ],
     }
 
 

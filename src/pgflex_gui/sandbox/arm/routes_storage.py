@@ -47,6 +47,13 @@ def storage_json(
         "properties": {
             "provisioningState": "Succeeded",
             "creationTime": "2024-01-01T00:00:00.0000000Z",
+            "keyCreationTime": {
+                "key1": "2024-01-01T00:00:00.0000000Z",
+                "key2": "2024-01-01T00:00:00.0000000Z",
+            },
+            "accountMigrationInProgress": False,
+            "isHnsEnabled": False,
+            "isSkuConversionBlocked": False,
             "primaryLocation": location,
             "statusOfPrimary": "available",
             "primaryEndpoints": {"blob": endpoint.blob_endpoint},
@@ -59,7 +66,13 @@ def storage_json(
             "accessTier": "Hot",
             "encryption": {
                 "keySource": "Microsoft.Storage",
-                "services": {"blob": {"enabled": True, "keyType": "Account"}},
+                "services": {
+                    "blob": {
+                        "enabled": True,
+                        "keyType": "Account",
+                        "lastEnabledTime": "2024-01-01T00:00:00.0000000Z",
+                    }
+                },
             },
             "networkAcls": {
                 "bypass": "AzureServices",

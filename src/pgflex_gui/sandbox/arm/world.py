@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pgflex_gui.sandbox.arm import roles
-from pgflex_gui.sandbox.arm.dpmodel import BI, POLICY, rp_json, vault_json
+from pgflex_gui.sandbox.arm.dpmodel import BI, POLICY, expiry_time, rp_json, vault_json
 from pgflex_gui.sandbox.arm.nulldp import ensure_container
 from pgflex_gui.sandbox.arm.routes_authz import assignment_json
 from pgflex_gui.sandbox.arm.routes_pg import server_json
@@ -359,7 +359,11 @@ class World:
                 "friendlyName": server["name"],
                 "dataSourceInfo": ds,
                 "dataSourceSetInfo": {**ds, "objectType": "DatasourceSet"},
-                "policyInfo": {"policyId": policy_id, "policyParameters": None},
+                "policyInfo": {
+                    "policyId": policy_id,
+                    "policyVersion": "1.0",
+                    "policyParameters": None,
+                },
                 "protectionStatus": {"status": protection_state, "errorDetails": None},
                 "currentProtectionState": protection_state,
                 "protectionErrorDetails": None,
@@ -389,8 +393,10 @@ class World:
         assert bi is not None, bi_id
         server = self.state.get(bi["properties"]["dataSourceInfo"]["resourceID"])
         rp_id = uuid.uuid4().hex
-        policy = str(bi["properties"]["policyInfo"]["policyId"]).rsplit("/", 1)[-1]
-        rp = rp_json(bi["id"], rp_id, _iso(when), policy_name=policy, tag=tag)
+        policy_id = str(bi["properties"]["policyInfo"]["policyId"])
+        expiry = expiry_time(self.state.get(policy_id), _iso(when), tag)
+        policy = policy_id.rsplit("/", 1)[-1]
+        rp = rp_json(bi["id"], rp_id, _iso(when), policy_name=policy, tag=tag, expiry=expiry)
         meta: Json = {
             "files": [],
             "databases": [],

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt
 
-from pgflex_gui.domain.models import Subscription
+from pgflex_gui.domain.errors import AppError, Fault
+from pgflex_gui.domain.models import Subscription, Tenant
+from pgflex_gui.ui.status import STALE_COLOUR, protection_colour, server_colour
 from pgflex_gui.ui.tasks import TaskManager
 from pgflex_gui.ui.tree.model import Column, ResourceTreeModel, Roles
-from pgflex_gui.ui.tree.nodes import Failed, Loaded, NodeKind, ProtectionStatus, ResourceNode
+from pgflex_gui.ui.tree.nodes import (
+    Failed,
+    Loaded,
+    NodeKind,
+    ProtectionStatus,
+    ResourceNode,
+    needs_sign_in,
+)
 from pgflex_gui.ui.tree.view import QuickFilter, ResourceFilterProxyModel
 from tests.ui.fakes import SUB_BAD, TENANT, FakeInventory, permission_error
 
@@ -186,3 +195,67 @@ def test_task_results_are_keyed_and_stale_ones_dropped(qtbot, qapp):
         assert got == [2]
     finally:
         tasks.shutdown()
+
+
+def test_a_tenant_needing_sign_in_says_so(qtbot, tasks, now):
+    other = "22222222-2222-2222-2222-222222222222"
+    mfa = AppError(
+        Fault.PERMISSION,
+        "This tenant requires an interactive sign-in (for example multi-factor).",
+        remedy="Sign in to this tenant interactively, then retry.",
+        azure_code="AADSTS50076",
+    )
+    inventory = FakeInventory(fail={other: mfa})
+    inventory.tenants.append(Tenant(other, "Fabrikam", "fabrikam.onmicrosoft.com"))
+    model = ResourceTreeModel(inventory, tasks, now=now, auto_load_servers=True)
+    with qtbot.waitSignal(model.load_failed, timeout=10_000) as blocker:
+        model.load_root()
+    tenant = blocker.args[0]
+    assert tenant.kind is NodeKind.TENANT
+    assert tenant.sign_in_required
+    index = model.index_of(tenant)
+    assert index.siblingAtColumn(Column.STATUS).data() == "Sign-in required"
+    assert index.data(Qt.ItemDataRole.DecorationRole) is not None
+    assert "File > Sign in" in index.data(Qt.ItemDataRole.ToolTipRole)
+    qtbot.waitUntil(lambda: len(model.servers()) == 6, timeout=10_000)  # Contoso still loads
+
+
+def test_sign_in_is_not_claimed_for_a_plain_permission_error():
+    assert not needs_sign_in(permission_error())
+    assert not needs_sign_in(None)
+    assert needs_sign_in(AppError(Fault.PERMISSION, "x", azure_code="AADSTS65001"))
+    assert needs_sign_in(AppError(Fault.PERMISSION, "Not accepted.", remedy="Sign in again."))
+    assert not needs_sign_in(AppError(Fault.NETWORK, "interactive sign-in"))
+    node = ResourceNode(NodeKind.SUBSCRIPTION, load_state=Failed(permission_error()))
+    assert not node.sign_in_required
+
+
+def test_a_stale_backup_is_amber_not_green(inline_tasks, inventory, now):
+    model = ResourceTreeModel(inventory, inline_tasks, now=now)
+    fetch_all(model)
+    stale = server(model, "pg-stale")  # protected, last recovery point 12 days old
+    fresh = server(model, "pg-orders")
+    assert text(model, stale, Column.STATUS) == "Protected, backup overdue (vault-weu)"
+    colour = model.index_of(stale, Column.STATUS).data(Qt.ItemDataRole.ForegroundRole)
+    assert colour.name() == STALE_COLOUR
+    green = model.index_of(fresh, Column.STATUS).data(Qt.ItemDataRole.ForegroundRole)
+    assert green.name() == protection_colour(ProtectionStatus.PROTECTED)
+    assert server_colour(stale.protection, now=now()) != server_colour(fresh.protection, now=now())
+
+
+def test_groups_and_instances_read_plainly(inline_tasks, inventory, now):
+    model = ResourceTreeModel(inventory, inline_tasks, now=now)
+    fetch_all(model)
+    dev_vaults = next(
+        n
+        for n in model.root.walk()
+        if n.kind is NodeKind.INSTANCES_GROUP and n.ref.name == "vault-dev"
+    )
+    assert text(model, dev_vaults, Column.STATUS) == "None found"
+    assert text(model, dev_vaults, Column.REGION) == ""
+    vault = next(n for n in model.root.walk() if n.kind is NodeKind.VAULT)
+    assert text(model, vault, Column.STATUS) == "Geo-redundant"
+    instance = next(n for n in model.root.walk() if n.kind is NodeKind.BACKUP_INSTANCE)
+    assert text(model, instance, Column.STATUS) == "Protected"
+    point = next(n for n in model.root.walk() if n.kind is NodeKind.RECOVERY_POINT)
+    assert text(model, point, Column.LAST_BACKUP).endswith("d ago")

@@ -22,6 +22,7 @@ from pgflex_gui.ui.main_window import MainWindow, portal_url
 from pgflex_gui.ui.panels.jobs import RunnerBridge
 from pgflex_gui.ui.tree.nodes import NodeKind
 from pgflex_gui.ui.tree.view import NodeAction, QuickFilter
+from tests.ui.fakes import FakeInventory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,6 +55,8 @@ def test_window_opens_with_status_bar_and_tree(window):
     assert "dba@contoso.com" in window.account_label.text()
     assert window.width() >= 1000
     assert window.coverage.coverage.by_subscription["Production"]
+    assert window.coverage.coverage.stale == ["pg-stale"]
+    assert window.coverage.coverage.overdue["Production"] == 1  # not counted as green
 
 
 def test_about_lists_versions(window, qtbot):
@@ -244,3 +247,52 @@ def test_smoke_exits_zero(tmp_path):
         check=False,
     )
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_recovery_point_details_give_local_and_utc_time(window, qtbot, tasks):
+    instance = next(n for n in window.model.root.walk() if n.kind is NodeKind.VAULTS_GROUP)
+    window.tree.expand(window.proxy.mapFromSource(window.model.index_of(instance)))
+    for kind in (NodeKind.VAULT, NodeKind.INSTANCES_GROUP, NodeKind.BACKUP_INSTANCE):
+        qtbot.waitUntil(
+            lambda kind=kind: any(n.kind is kind for n in window.model.root.walk()), timeout=5000
+        )
+        node = next(n for n in window.model.root.walk() if n.kind is kind)
+        window.tree.expand(window.proxy.mapFromSource(window.model.index_of(node)))
+    qtbot.waitUntil(
+        lambda: any(n.kind is NodeKind.RECOVERY_POINT for n in window.model.root.walk()),
+        timeout=5000,
+    )
+    point = next(n for n in window.model.root.walk() if n.kind is NodeKind.RECOVERY_POINT)
+    window.tree.setCurrentIndex(window.proxy.mapFromSource(window.model.index_of(point)))
+    rows = dict(window.details.rows())
+    assert rows["Time (UTC)"].endswith(" UTC")
+    assert rows["Time (UTC)"].startswith(point.ref.time.strftime("%Y-%m-%d %H:%M:%S"))
+    assert rows["Time (local)"].startswith(point.ref.time.astimezone().strftime("%Y-%m-%d %H:%M"))
+
+
+def test_empty_tree_and_details_say_what_to_do(qtbot, qsettings, tasks):
+    inventory = FakeInventory(delay=5.0)
+    win = MainWindow(inventory=inventory, tasks=tasks, settings=qsettings)
+    qtbot.addWidget(win)
+    win.show()
+    win.start()
+    assert win.tree_note.isVisible()
+    assert "listing tenants" in win.tree_note.text()
+    assert "Right-click a server" in win.details._hint.text()
+    inventory.release()
+    qtbot.waitUntil(lambda: not win.tree_note.isVisible(), timeout=10_000)
+    qtbot.waitUntil(lambda: tasks.pending == 0, timeout=10_000)
+    win.close()
+
+
+def test_azure_job_details_follow_auto_refresh(window, qtbot):
+    job = window.jobs.azure_model  # jobs come from the fake: two per vault
+    window.jobs.refresh_azure_jobs()
+    qtbot.waitUntil(lambda: job.rowCount() == 4, timeout=5000)
+    failed = next(j for j in job.jobs() if j.status == "Failed")
+    window.jobs.job_selected.emit(failed)
+    rows = window.details.rows()
+    assert ("Error", "UserErrorMSIMissingPermissions: The vault identity lacks a role.") in rows
+    assert any(label == "What it means" for label, _ in rows)
+    window.jobs.job_updated.emit(failed)  # same job read again: still shown
+    assert window.details.title() == f"Backup job {failed.job_id}"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 
+from pgflex_gui.domain.error_codes import describe_azure_error
 from pgflex_gui.domain.models import (
     BackupInstance,
     BackupJob,
@@ -17,7 +19,18 @@ from pgflex_gui.domain.models import (
 from pgflex_gui.ui.status import RECOMMENDED_MAX_GB, age_words, protection_words, size_words
 from pgflex_gui.ui.tree.nodes import ResourceNode
 
-__all__ = ["Rows", "describe", "describe_job", "policy_words", "when_words"]
+__all__ = [
+    "Rows",
+    "describe",
+    "describe_job",
+    "duration_words",
+    "job_error_rows",
+    "local_words",
+    "operation_words",
+    "policy_words",
+    "utc_words",
+    "when_words",
+]
 
 Rows = list[tuple[str, str]]
 
@@ -27,7 +40,57 @@ def when_words(when: datetime | None) -> str:
     if when is None:
         return "—"
     local = when.astimezone()
-    return f"{local:%Y-%m-%d %H:%M %Z} · {when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    utc = f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    if local.utcoffset() == timedelta(0):
+        return utc  # this computer runs on UTC: say it once
+    return f"{local:%Y-%m-%d %H:%M %Z} · {utc}"
+
+
+def local_words(when: datetime | None) -> str:
+    """``2025-06-01 14:00:05 CEST (UTC+02:00)``: the time on this computer's clock."""
+    if when is None:
+        return "—"
+    local = when.astimezone()
+    offset = local.strftime("%z")
+    offset = f"UTC{offset[:3]}:{offset[3:]}" if offset else ""
+    name = local.tzname() or ""
+    zone = f"{name} ({offset})" if name and name != "UTC" and offset else name or offset
+    return f"{local:%Y-%m-%d %H:%M:%S} {zone}".strip()
+
+
+def utc_words(when: datetime | None) -> str:
+    """``2025-06-01 12:00:05 UTC``."""
+    if when is None:
+        return "—"
+    return f"{when.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+_OPERATIONS = {
+    "OnDemandBackup": "On-demand backup",
+    "ScheduledBackup": "Scheduled backup",
+    "AdhocBackup": "On-demand backup",
+    "Restore": "Restore",
+}
+_DURATION = re.compile(r"P(?:(\d+)D)?T?(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?")
+
+
+def operation_words(operation: str) -> str:
+    """``OnDemandBackup`` → ``On-demand backup``; unknown names as they are."""
+    return _OPERATIONS.get(operation, operation)
+
+
+def duration_words(duration: str) -> str:
+    """``PT1H2M3.5S`` → ``1 h 2 min``; anything unparsable is shown as is."""
+    match = _DURATION.fullmatch(duration or "")
+    if not duration or match is None:
+        return duration or ""
+    days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    total = int(days * 86400 + hours * 3600 + minutes * 60 + seconds)
+    if total < 60:
+        return f"{total} s"
+    if total < 3600:
+        return f"{total // 60} min {total % 60} s"
+    return f"{total // 3600} h {total % 3600 // 60} min"
 
 
 def policy_words(policy: PolicyInfo) -> str:
@@ -74,7 +137,8 @@ def describe(node: ResourceNode, *, now: datetime | None = None) -> tuple[str, R
         ]
     if isinstance(ref, RecoveryPoint):
         return "Recovery point", [
-            ("Time", when_words(ref.time)),
+            ("Time (local)", local_words(ref.time)),
+            ("Time (UTC)", utc_words(ref.time)),
             ("Type", ref.recovery_point_type),
             ("Policy", ref.policy_name or "—"),
             ("Expires", when_words(ref.expiry)),
@@ -143,16 +207,38 @@ def _vault_rows(v: Vault) -> Rows:
 
 
 def describe_job(job: BackupJob) -> tuple[str, Rows]:
-    """Rows for an Azure Backup job."""
+    """Rows for an Azure Backup job, each error code with its plain-language meaning."""
+    vault = job.id.parent
     rows: Rows = [
-        ("Operation", job.operation),
-        ("Status", job.status),
+        ("Operation", operation_words(job.operation)),
+        ("Status", "In progress" if job.in_progress else job.status),
+        *job_error_rows(job),
         ("Server", job.datasource_name or "—"),
+        ("Vault", vault.name if vault is not None else "—"),
         ("Started", when_words(job.start)),
-        ("Ended", when_words(job.end)),
-        ("Duration", job.duration or "—"),
+        ("Ended", when_words(job.end) if job.end else "—"),
+        ("Duration", "—" if job.in_progress else duration_words(job.duration) or "—"),
         ("Policy", job.policy_name or "—"),
     ]
+    if job.recovery_point_id:
+        rows.append(("Recovery point", job.recovery_point_id))
+    if job.restore_destination:
+        rows.append(("Restore target", job.restore_destination))
+    if job.data_transferred_bytes:
+        rows.append(("Data transferred", f"{job.data_transferred_bytes / 2**20:,.1f} MiB"))
+    for sub in job.subtasks:
+        rows.append((f"Step: {sub.name}", sub.status))
+    rows.append(("Job id", str(job.id)))
+    return f"{operation_words(job.operation)} job {job.job_id}", rows
+
+
+def job_error_rows(job: BackupJob) -> Rows:
+    """For each error code: the code and message, what it means, and what to do."""
+    rows: Rows = []
     for code, message in job.error_codes:
-        rows.append(("Error", f"{code}: {message}"))
-    return f"{job.operation} job {job.job_id}", rows
+        meaning = describe_azure_error(code, message)
+        rows.append(("Error", f"{code}: {message}" if message else code))
+        rows.append(("What it means", meaning.summary))
+        if meaning.remedy:
+            rows.append(("What to do", meaning.remedy))
+    return rows

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QApplication, QStyle
 
 from pgflex_gui.ui.tree.nodes import NodeKind
@@ -66,4 +66,28 @@ class Icons:
             painter.end()
             icon = QIcon(pixmap)
             self._cache[key] = icon
+        return icon
+
+    def sign_in(self) -> QIcon:
+        """A blue padlock: the tenant needs its own sign-in (MFA or consent)."""
+        icon = self._cache.get("sign-in")
+        if icon is None:
+            pixmap = QPixmap(16, 16)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            colour = QColor("#2f7fc1")
+            painter.setPen(QPen(colour, 1.8))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawArc(QRectF(4.5, 1.5, 7, 9), 0, 180 * 16)
+            painter.drawLine(QPointF(4.5, 6), QPointF(4.5, 8))
+            painter.drawLine(QPointF(11.5, 6), QPointF(11.5, 8))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(colour)
+            painter.drawRoundedRect(QRectF(2.5, 7, 11, 8), 1.5, 1.5)
+            painter.setBrush(QColor("white"))
+            painter.drawEllipse(QRectF(7, 9.5, 2, 2))
+            painter.end()
+            icon = QIcon(pixmap)
+            self._cache["sign-in"] = icon
         return icon

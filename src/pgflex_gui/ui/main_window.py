@@ -33,7 +33,7 @@ from pgflex_gui.ui.panels.jobs import JobsPanel, RunnerBridge
 from pgflex_gui.ui.panels.log import LogPanel
 from pgflex_gui.ui.tasks import TaskManager
 from pgflex_gui.ui.tree.model import ResourceTreeModel
-from pgflex_gui.ui.tree.nodes import NodeKind, ResourceNode
+from pgflex_gui.ui.tree.nodes import Loaded, NodeKind, ResourceNode
 from pgflex_gui.ui.tree.view import (
     NodeAction,
     QuickFilter,
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 ActionHandler = Callable[[ResourceNode | None], None]
 _AUTO_EXPAND = (NodeKind.TENANT, NodeKind.SUBSCRIPTION, NodeKind.SERVERS_GROUP)
+_TREE_WIDTHS = (280, 235, 95, 100, 90, 80)
 _ACTION_NAMES = {
     NodeAction.CONFIGURE_BACKUP.value: "Configure backup",
     NodeAction.BACKUP_NOW.value: "Backup now",
@@ -116,6 +117,9 @@ class MainWindow(QMainWindow):
         self.proxy.setSourceModel(self.model)
         self.tree = ResourceTreeView()
         self.tree.setModel(self.proxy)
+        self.tree.setIndentation(16)  # deep rows (recovery points) keep their time visible
+        for column, width in enumerate(_TREE_WIDTHS):  # names and "backup overdue" fit
+            self.tree.setColumnWidth(column, width)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search name, region or status…")
         self.search.setClearButtonEnabled(True)
@@ -141,6 +145,10 @@ class MainWindow(QMainWindow):
         browser_layout.setContentsMargins(4, 4, 4, 4)
         browser_layout.addWidget(self.search)
         browser_layout.addLayout(filters)
+        self.tree_note = QLabel()
+        self.tree_note.setWordWrap(True)
+        self.tree_note.setContentsMargins(4, 8, 4, 8)
+        browser_layout.addWidget(self.tree_note)
         browser_layout.addWidget(self.tree, 1)
         self.tree_dock = self._dock(
             "Resources", "ResourcesDock", browser, Qt.DockWidgetArea.LeftDockWidgetArea
@@ -165,7 +173,7 @@ class MainWindow(QMainWindow):
         # Bottom dock: Jobs / Log / Activity
         subs = self._subscription_ids
         self.jobs = JobsPanel(
-            tasks=tasks, inventory=inventory, subscriptions=subs, cancel_job=cancel_job
+            tasks=tasks, inventory=inventory, subscriptions=subs, cancel_job=cancel_job, now=now
         )
         if runner_bridge is not None:
             self.jobs.connect_bridge(runner_bridge, job_titles)
@@ -184,7 +192,7 @@ class MainWindow(QMainWindow):
         self.bottom_dock = self._dock(
             "Jobs and log", "BottomDock", self.bottom_tabs, Qt.DockWidgetArea.BottomDockWidgetArea
         )
-        self.resizeDocks([self.tree_dock], [820], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.tree_dock], [sum(_TREE_WIDTHS) + 30], Qt.Orientation.Horizontal)
         self.resizeDocks([self.bottom_dock], [230], Qt.Orientation.Vertical)
 
         self._build_menus()
@@ -270,11 +278,15 @@ class MainWindow(QMainWindow):
         self.model.dataChanged.connect(self._on_model_data_changed)
         self.model.load_failed.connect(self._on_model_load_failed)
         self.jobs.job_selected.connect(self.details.show_job)
+        self.jobs.job_updated.connect(self.details.update_job)
+        for signal in (self.model.node_loaded, self.model.load_failed, self.model.rowsInserted):
+            signal.connect(self._update_tree_note)
 
     # -- public -------------------------------------------------------------------------------
     def start(self) -> None:
         """Begin loading the tree (call once the window is shown)."""
         self.model.load_root()
+        self._update_tree_note()
 
     def set_identity(self, *, cloud: str, account: str) -> None:
         parts = [
@@ -302,6 +314,21 @@ class MainWindow(QMainWindow):
         ]
 
     # -- slots --------------------------------------------------------------------------------
+    def _update_tree_note(self, *_args: object) -> None:
+        """Say what the tree is doing while it has no rows (starting, failed, empty)."""
+        root = self.model.root
+        text = ""
+        if root.failed is not None:
+            text = f"Could not list tenants: {root.failed.summary} {root.failed.remedy}"
+        elif not root.children:
+            text = (
+                "No tenants are visible to this account. Sign in with File > Sign in…"
+                if isinstance(root.load_state, Loaded)
+                else "Signing in and listing tenants…"
+            )
+        self.tree_note.setText(text.strip())
+        self.tree_note.setVisible(bool(text))
+
     def _on_quick_clicked(self, button: QToolButton) -> None:
         quick = next((q for q, b in self.quick_buttons.items() if b is button), QuickFilter.ALL)
         if quick is not QuickFilter.ALL:
@@ -318,8 +345,9 @@ class MainWindow(QMainWindow):
             self.details.show_node(self.tree.current_node())
 
     def _on_model_load_failed(self, node: ResourceNode, error: object) -> None:
+        what = "tenants" if node is self.model.root else node.label
         self.statusBar().showMessage(
-            f"Could not list {node.label}: {getattr(error, 'summary', error)}", 8000
+            f"Could not list {what}: {getattr(error, 'summary', error)}", 8000
         )
 
     def _on_model_rows_inserted(self, parent: QModelIndex, first: int, last: int) -> None:

@@ -9,13 +9,17 @@ from pgflex_gui.ui.tree.nodes import ProtectionStatus, ServerProtection
 
 __all__ = [
     "RECOMMENDED_MAX_GB",
+    "SIGN_IN_COLOUR",
     "STALE_AFTER",
+    "STALE_COLOUR",
     "age_words",
     "is_problem",
     "is_stale",
     "protection_colour",
     "protection_from_state",
     "protection_words",
+    "server_colour",
+    "server_words",
     "size_words",
 ]
 
@@ -42,6 +46,9 @@ _COLOURS = {
     ProtectionStatus.SUSPENDED: "#b07d00",
     ProtectionStatus.ERROR: "#c0392b",
 }
+
+STALE_COLOUR = "#d9730d"  # orange: protected, but the newest backup is overdue
+SIGN_IN_COLOUR = "#2f7fc1"
 
 _FROM_STATE = {
     ProtectionState.PROTECTION_CONFIGURED: ProtectionStatus.PROTECTED,
@@ -77,6 +84,30 @@ def protection_words(protection: ServerProtection | None) -> str:
 def protection_colour(status: ProtectionStatus) -> str:
     """A hex colour for the status word and icon tint."""
     return _COLOURS[status]
+
+
+def _stale(protection: ServerProtection | None, now: datetime | None) -> bool:
+    return (
+        protection is not None
+        and protection.status is ProtectionStatus.PROTECTED
+        and is_stale(protection.last_backup, now=now)
+    )
+
+
+def server_words(protection: ServerProtection | None, *, now: datetime | None = None) -> str:
+    """:func:`protection_words`, with ``backup overdue`` for a stale protected server."""
+    words = protection_words(protection)
+    if _stale(protection, now):
+        overdue = "no recent backup" if protection.last_backup is None else "backup overdue"  # type: ignore[union-attr]
+        words = words.replace("Protected", f"Protected, {overdue}", 1)
+    return words
+
+
+def server_colour(protection: ServerProtection, *, now: datetime | None = None) -> str:
+    """The status dot and word colour: amber (not green) while the last backup is stale."""
+    if _stale(protection, now):
+        return STALE_COLOUR
+    return protection_colour(protection.status)
 
 
 def is_problem(protection: ServerProtection | None, *, now: datetime | None = None) -> bool:

@@ -19,7 +19,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from pgflex_gui.ui.status import is_stale, protection_colour
+from pgflex_gui.ui.status import STALE_COLOUR, is_stale, protection_colour
 from pgflex_gui.ui.tree.nodes import NodeKind, ProtectionStatus, ResourceNode
 
 __all__ = ["Coverage", "CoveragePanel", "compute_coverage"]
@@ -41,6 +41,7 @@ class Coverage:
 
     by_subscription: dict[str, Counter[ProtectionStatus]] = field(default_factory=dict)
     stale: list[str] = field(default_factory=list)
+    overdue: Counter[str] = field(default_factory=Counter)  # stale ones, per subscription
 
 
 def compute_coverage(servers: Iterable[ResourceNode], *, now: datetime | None = None) -> Coverage:
@@ -52,11 +53,14 @@ def compute_coverage(servers: Iterable[ResourceNode], *, now: datetime | None = 
             continue
         sub = node.ancestor(NodeKind.SUBSCRIPTION)
         label = sub.label if sub is not None else "?"
-        out.by_subscription.setdefault(label, Counter())[node.protection.status] += 1
+        counts = out.by_subscription.setdefault(label, Counter())
         if node.protection.status is ProtectionStatus.PROTECTED and is_stale(
             node.protection.last_backup, now=now
         ):
             out.stale.append(node.label)
+            out.overdue[label] += 1  # amber, not green (status.server_colour)
+        else:
+            counts[node.protection.status] += 1
     return out
 
 
@@ -97,12 +101,21 @@ class CoveragePanel(QWidget):
             chart.removeAxis(axis)
         labels = sorted(self.coverage.by_subscription)
         series = QHorizontalStackedBarSeries()
-        for status, words in _ORDER:
-            values = [self.coverage.by_subscription[s][status] for s in labels]
+        rows = [
+            (
+                words,
+                protection_colour(status),
+                [self.coverage.by_subscription[s][status] for s in labels],
+            )
+            for status, words in _ORDER
+        ]
+        overdue = [self.coverage.overdue[s] for s in labels]
+        rows.insert(1, ("Backup overdue", STALE_COLOUR, overdue))
+        for words, colour, values in rows:
             if not any(values):
                 continue
             bar = QBarSet(words)
-            bar.setColor(QColor(protection_colour(status)))
+            bar.setColor(QColor(colour))
             bar.append([float(v) for v in values])
             series.append(bar)
         chart.addSeries(series)
@@ -111,7 +124,13 @@ class CoveragePanel(QWidget):
         chart.addAxis(cats, Qt.AlignmentFlag.AlignLeft)
         series.attachAxis(cats)
         values_axis = QValueAxis()
-        top = max((sum(c.values()) for c in self.coverage.by_subscription.values()), default=1)
+        top = max(
+            (
+                sum(c.values()) + self.coverage.overdue[s]
+                for s, c in self.coverage.by_subscription.items()
+            ),
+            default=1,
+        )
         values_axis.setRange(0, max(1, top))
         values_axis.setTickType(QValueAxis.TickType.TicksDynamic)
         values_axis.setTickInterval(1 if top <= 10 else 5)
@@ -124,6 +143,8 @@ class CoveragePanel(QWidget):
                 f"<b>{len(stale)}</b> protected server(s) with no recovery point in the last "
                 f"8 days: {', '.join(sorted(stale))}"
             )
+        elif not any(c[ProtectionStatus.PROTECTED] for c in self.coverage.by_subscription.values()):
+            self._stale.setText("No protected servers loaded yet.")
         else:
             self._stale.setText(
                 "No stale recovery points (all protected servers backed up within 8 days)."

@@ -15,6 +15,13 @@ from pgflex_gui.ui.tree.nodes import ResourceNode
 
 __all__ = ["DetailsPanel"]
 
+_HINT = (
+    "Pick something in the Resources tree: a server shows its protection and last backup, "
+    "a vault its redundancy and identity, a recovery point its time in local time and UTC. "
+    "Pick an Azure Backup job in Jobs to read what its errors mean. "
+    "Right-click a server to configure backup or restore it."
+)
+
 
 class DetailsPanel(QWidget):
     """Shows :func:`describe` rows for one node; selectable text so ids can be copied."""
@@ -30,6 +37,10 @@ class DetailsPanel(QWidget):
         font.setBold(True)
         self._title.setFont(font)
         self._title.setWordWrap(True)
+        self._hint = QLabel(_HINT)
+        self._hint.setWordWrap(True)
+        self._hint.setEnabled(False)  # muted
+        self._job_id: str | None = None
         self._form_host = QWidget()
         self._form = QFormLayout(self._form_host)
         self._form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
@@ -42,11 +53,13 @@ class DetailsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
         layout.addWidget(self._title)
+        layout.addWidget(self._hint)
         layout.addWidget(scroll, 1)
         self.show_placeholder()
 
     def show_placeholder(self) -> None:
         self._set("Select a server, vault or recovery point", [])
+        self._hint.show()
 
     def show_node(self, node: ResourceNode | None) -> None:
         if node is None:
@@ -59,6 +72,12 @@ class DetailsPanel(QWidget):
 
     def show_job(self, job: BackupJob) -> None:
         self._set(*describe_job(job))
+        self._job_id = str(job.id)
+
+    def update_job(self, job: BackupJob) -> None:
+        """Show ``job`` again if it is the job on display (an auto-refresh read it anew)."""
+        if self._job_id == str(job.id):
+            self.show_job(job)
 
     def rows(self) -> Rows:
         """What is shown, for tests."""
@@ -74,6 +93,8 @@ class DetailsPanel(QWidget):
         return self._title.text()
 
     def _set(self, title: str, rows: Rows) -> None:
+        self._job_id = None
+        self._hint.hide()
         self._title.setText(title)
         while self._form.rowCount():
             self._form.removeRow(0)

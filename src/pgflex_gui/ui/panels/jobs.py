@@ -17,9 +17,10 @@ from PySide6.QtCore import (
     QRect,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -40,12 +41,31 @@ from PySide6.QtWidgets import (
 from pgflex_gui.domain.errors import AppError
 from pgflex_gui.domain.models import BackupJob
 from pgflex_gui.domain.ports import InventoryPort
+from pgflex_gui.ui.describe import duration_words, operation_words
 from pgflex_gui.ui.tasks import TaskManager
 
-__all__ = ["AzureJobsModel", "JobRow", "JobsModel", "JobsPanel", "RunnerBridge"]
+__all__ = [
+    "AzureJobsModel",
+    "AzureJobsResult",
+    "HintTableView",
+    "JobRow",
+    "JobsModel",
+    "JobsPanel",
+    "RunnerBridge",
+]
 
 log = logging.getLogger(__name__)
 AnyIndex = QModelIndex | QPersistentModelIndex
+AUTO_REFRESH_MS = 5000  # while any Azure job is in progress
+
+
+@dataclass(frozen=True)
+class AzureJobsResult:
+    """Jobs of every readable vault, and the vaults or subscriptions that could not be read."""
+
+    jobs: list[BackupJob]
+    vaults: int = 0
+    unreadable: tuple[str, ...] = ()
 
 
 class RunnerBridge(QObject):
@@ -221,9 +241,13 @@ class ProgressDelegate(QStyledItemDelegate):
 
 
 class AzureJobsModel(QAbstractTableModel):
-    """Azure Backup jobs across vaults. Columns: Operation, Server, Status, Started, Duration."""
+    """Azure Backup jobs across vaults.
 
-    HEADERS = ("Operation", "Server", "Status", "Started", "Duration")
+    Columns: Operation, Server, Status, Started, Duration, Vault.
+    """
+
+    HEADERS = ("Operation", "Server", "Status", "Started", "Duration", "Vault")
+    STATUS_COLUMN = 2
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -239,6 +263,9 @@ class AzureJobsModel(QAbstractTableModel):
     def job(self, row: int) -> BackupJob | None:
         return self._jobs[row] if 0 <= row < len(self._jobs) else None
 
+    def jobs(self) -> list[BackupJob]:
+        return list(self._jobs)
+
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._jobs)
 
@@ -251,22 +278,38 @@ class AzureJobsModel(QAbstractTableModel):
         return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        job = self.job(index.row()) if index.isValid() else None
-        if job is None:
+        try:
+            job = self.job(index.row()) if index.isValid() else None
+            if job is None:
+                return None
+            return self._data(job, index.column(), role)
+        except Exception:
+            log.exception("AzureJobsModel.data failed")
             return None
+
+    def _data(self, job: BackupJob, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             started = job.start.astimezone().strftime("%Y-%m-%d %H:%M") if job.start else ""
-            return (job.operation, job.datasource_name, job.status, started, job.duration)[
-                index.column()
-            ]
+            vault = job.id.parent.name if job.id.parent is not None else ""
+            status = "In progress" if job.in_progress else job.status
+            return (
+                operation_words(job.operation),
+                job.datasource_name,
+                status,
+                started,
+                "" if job.in_progress else duration_words(job.duration),
+                vault,
+            )[column]
         if role == Qt.ItemDataRole.UserRole:
             return job
-        if role == Qt.ItemDataRole.ForegroundRole and index.column() == 2:
+        if role == Qt.ItemDataRole.ForegroundRole and column == self.STATUS_COLUMN:
             status = job.status.lower()
             if "fail" in status:
                 return QColor("#c0392b")
             if status == "completed":
                 return QColor("#2e8b57")
+            if job.in_progress:
+                return QColor("#2f7fc1")
         if role == Qt.ItemDataRole.ToolTipRole and job.error_codes:
             return "\n".join(f"{c}: {m}" for c, m in job.error_codes)
         return None
@@ -304,14 +347,56 @@ class AzureJobsFilter(QSortFilterProxyModel):
         )
 
 
+class HintTableView(QTableView):
+    """A table that says something useful (``hint``) while it has no rows."""
+
+    def __init__(self, hint: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._hint = hint
+
+    def hint(self) -> str:
+        return self._hint
+
+    def set_hint(self, hint: str) -> None:
+        self._hint = hint
+        self.viewport().update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        model = self.model()
+        if model is not None and model.rowCount() > 0:
+            return
+        painter = QPainter(self.viewport())
+        painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        rect = self.viewport().rect().adjusted(16, 12, -16, -12)
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+        painter.drawText(rect, int(flags), self._hint)
+        painter.end()
+
+
+_LOCAL_HINT = (
+    "No jobs from this app yet. Backups, restores and downloads you start appear here, "
+    "with their progress and a Cancel button."
+)
+_AZURE_HINT = "No Azure Backup jobs match these filters."
+
+
 class JobsPanel(QWidget):
     """Two tabs: this app's jobs (cancel button) and Azure Backup jobs (filterable).
 
+    Azure jobs are read from every vault of the subscriptions the tree has listed, through
+    the task bridge. While any of them is in progress the list refreshes itself every
+    ``auto_refresh_ms``; the timer stops once none is.
+
     Signals:
         job_selected(object): a BackupJob chosen in the Azure tab.
+        job_updated(object): a BackupJob read again by a refresh (details pane follows it).
+        azure_jobs_loaded(object): an AzureJobsResult is now shown.
     """
 
     job_selected = Signal(object)
+    job_updated = Signal(object)
+    azure_jobs_loaded = Signal(object)
 
     def __init__(
         self,
@@ -320,6 +405,8 @@ class JobsPanel(QWidget):
         inventory: InventoryPort,
         subscriptions: Callable[[], list[str]],
         cancel_job: Callable[[str], None] | None = None,
+        auto_refresh_ms: int = AUTO_REFRESH_MS,
+        now: Callable[[], datetime] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -327,24 +414,38 @@ class JobsPanel(QWidget):
         self._inventory = inventory
         self._subscriptions = subscriptions
         self._cancel_job = cancel_job
+        self._now = now or (lambda: datetime.now(UTC))
+        self._fetching = False
+        self._loaded_once = False
         self.model = JobsModel(self)
         self.azure_model = AzureJobsModel(self)
         self.azure_filter = AzureJobsFilter(self)
+        self.azure_filter.now = self._now
         self.azure_filter.setSourceModel(self.azure_model)
+        self.auto_timer = QTimer(self)
+        self.auto_timer.setSingleShot(True)
+        self.auto_timer.setInterval(auto_refresh_ms)
+        self.auto_timer.timeout.connect(self._on_auto_timer_timeout)
 
-        self._local = QTableView()
+        self._local = HintTableView(_LOCAL_HINT)
         self._local.setModel(self.model)
         self._local.setItemDelegateForColumn(
             JobsModel.PROGRESS_COLUMN, ProgressDelegate(self._local)
         )
         self._local.clicked.connect(self._on_local_clicked)
         self._style_table(self._local)
-        self._local.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self._local.setColumnWidth(JobsModel.PROGRESS_COLUMN, 260)
+        header = self._local.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self._local.setColumnWidth(1, 90)
+        self._local.setColumnWidth(JobsModel.PROGRESS_COLUMN, 320)
+        self._local.setColumnWidth(3, 110)
+        self._local.setColumnWidth(JobsModel.CANCEL_COLUMN, 70)
 
-        self._azure = QTableView()
+        self._azure = HintTableView("Open this tab to list Azure Backup jobs.")
         self._azure.setModel(self.azure_filter)
         self._style_table(self._azure)
+        for column, width in enumerate((150, 200, 100, 130, 100, 160)):
+            self._azure.setColumnWidth(column, width)
         self._azure.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self._azure.clicked.connect(self._on_azure_clicked)
         self._status = QComboBox()
@@ -369,9 +470,12 @@ class JobsPanel(QWidget):
         self._refresh = QPushButton("Refresh")
         self._refresh.clicked.connect(self.refresh_azure_jobs)
         self._azure_note = QLabel("")
+        self._azure_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         bar = QHBoxLayout()
+        bar.setSpacing(8)
         for w in (QLabel("Status:"), self._status, QLabel("Started:"), self._age):
             bar.addWidget(w)
+        bar.addSpacing(12)
         bar.addWidget(self._azure_note, 1)
         bar.addWidget(self._refresh)
         azure_box = QWidget()
@@ -380,22 +484,25 @@ class JobsPanel(QWidget):
         azure_layout.addLayout(bar)
         azure_layout.addWidget(self._azure, 1)
 
-        tabs = QTabWidget()
-        tabs.setDocumentMode(True)
-        tabs.addTab(self._local, "This app")
-        tabs.addTab(azure_box, "Azure Backup jobs")
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self._local, "This app")
+        self.azure_tab_index = self.tabs.addTab(azure_box, "Azure Backup jobs")
+        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(tabs)
+        layout.addWidget(self.tabs)
         self._apply_filter()
 
     @staticmethod
     def _style_table(view: QTableView) -> None:
         view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        view.setSelectionMode(QTableView.SelectionMode.SingleSelection)
         view.setAlternatingRowColors(True)
         view.verticalHeader().setVisible(False)
         view.setShowGrid(False)
         view.setWordWrap(False)
+        view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
 
     # -- runner --------------------------------------------------------------------------------
     def connect_bridge(
@@ -414,6 +521,8 @@ class JobsPanel(QWidget):
             self.model.finish(
                 job_id, error if isinstance(error, AppError) else None, cancelled=cancelled
             )
+            if self._loaded_once:  # a backup or restore we started shows up in Azure's list
+                self.refresh_azure_jobs()
 
         bridge.progress.connect(on_progress)
         bridge.finished.connect(on_finished)
@@ -426,30 +535,110 @@ class JobsPanel(QWidget):
             self._cancel_job(row.job_id)
 
     # -- Azure jobs ------------------------------------------------------------------------------
+    @property
+    def auto_refreshing(self) -> bool:
+        """True while a refresh is scheduled because some Azure job is in progress."""
+        return self.auto_timer.isActive()
+
+    def show_azure_tab(self) -> None:
+        self.tabs.setCurrentIndex(self.azure_tab_index)
+
+    def note(self) -> str:
+        return self._azure_note.text()
+
     def refresh_azure_jobs(self) -> None:
-        subs = self._subscriptions()
+        """List the jobs of every vault, off the GUI thread (one listing at a time)."""
+        if self._fetching:
+            return
+        subs = list(self._subscriptions())
+        if not subs:
+            self._azure_note.setText("No subscriptions listed yet.")
+            self._azure.set_hint(
+                "Jobs appear once the resource tree has listed your subscriptions."
+            )
+            return
         inv = self._inventory
 
-        def fetch() -> list[BackupJob]:
+        def fetch() -> AzureJobsResult:
             jobs: list[BackupJob] = []
+            unreadable: list[str] = []
+            first: AppError | None = None
+            vaults = 0
             for sub in subs:
-                for page in inv.iter_vaults(sub):
-                    for vault in page:
+                try:
+                    found = [v for page in inv.iter_vaults(sub) for v in page]
+                except AppError as err:
+                    first = first or err
+                    unreadable.append(f"Vaults of subscription {sub}: {err.summary}")
+                    continue
+                for vault in found:
+                    vaults += 1
+                    try:
                         jobs.extend(inv.list_jobs(vault.id))
-            return jobs
+                    except AppError as err:
+                        first = first or err
+                        unreadable.append(f"Jobs of vault {vault.name}: {err.summary}")
+            if first is not None and not jobs and not vaults:
+                raise first
+            return AzureJobsResult(jobs, vaults, tuple(unreadable))
 
-        self._azure_note.setText("Loading…")
+        self._fetching = True
+        self._loaded_once = True
+        self._azure_note.setText("Loading jobs…")
         self._tasks.task(fetch).keyed(("azure-jobs",)).on_success(self._on_jobs).on_failure(
             self._on_jobs_failed
-        ).start()
+        ).in_lane("arm-read").start()
 
-    def _on_jobs(self, jobs: list[BackupJob]) -> None:
-        self.azure_model.set_jobs(jobs)
-        self._azure_note.setText(f"{len(jobs)} jobs")
+    def _on_jobs(self, result: AzureJobsResult) -> None:
+        self._fetching = False
+        selected = self._selected_job()
+        self.azure_model.set_jobs(result.jobs)
+        self._apply_filter()
+        self._azure.set_hint(_AZURE_HINT if result.vaults else "No backup vaults found.")
+        if selected is not None:
+            self._reselect(selected)
+        running = sum(1 for j in result.jobs if j.in_progress)
+        parts = [
+            f"{len(result.jobs)} jobs in {result.vaults} vaults",
+            f"updated {self._now().astimezone():%H:%M:%S}",
+        ]
+        if running:
+            seconds = self.auto_timer.interval() / 1000
+            parts.append(f"{running} in progress: refreshing every {seconds:g} s")
+            self.auto_timer.start()
+        else:
+            self.auto_timer.stop()
+        if result.unreadable:
+            parts.append(f"{len(result.unreadable)} could not be read")
+        self._azure_note.setText(" · ".join(parts))
+        self._azure_note.setToolTip("\n".join(result.unreadable))
+        self.azure_jobs_loaded.emit(result)
 
     def _on_jobs_failed(self, error: AppError) -> None:
+        self._fetching = False
+        self.auto_timer.stop()
         self._azure_note.setText(f"Could not list jobs: {error.summary}")
         self._azure_note.setToolTip(error.report())
+
+    def _on_auto_timer_timeout(self) -> None:
+        self.refresh_azure_jobs()
+
+    def _on_tabs_current_changed(self, index: int) -> None:
+        if index == self.azure_tab_index and not self._loaded_once:
+            self.refresh_azure_jobs()
+
+    def _selected_job(self) -> str | None:
+        job = self._azure.currentIndex().data(Qt.ItemDataRole.UserRole)
+        return str(job.id) if isinstance(job, BackupJob) else None
+
+    def _reselect(self, job_id: str) -> None:
+        for row in range(self.azure_filter.rowCount()):
+            index = self.azure_filter.index(row, 0)
+            job = index.data(Qt.ItemDataRole.UserRole)
+            if isinstance(job, BackupJob) and str(job.id) == job_id:
+                self._azure.setCurrentIndex(index)
+                self.job_updated.emit(job)
+                return
 
     def _apply_filter(self) -> None:
         days = int(self._age.currentData() or 0)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from pgflex_gui.domain.errors import AppError
+from pgflex_gui.domain.errors import AppError, Fault
 
 __all__ = [
     "CONTAINER_KINDS",
@@ -24,6 +24,7 @@ __all__ = [
     "ProtectionStatus",
     "ResourceNode",
     "ServerProtection",
+    "needs_sign_in",
 ]
 
 
@@ -81,6 +82,27 @@ class Failed:
 
 LoadState = NotLoaded | Loading | Loaded | Failed
 
+# Entra ID codes that mean "sign in again, interactively" rather than "you may not".
+_SIGN_IN_CODES = ("AADSTS50076", "AADSTS50079", "AADSTS50158", "AADSTS65001", "AADSTS50173")
+_SIGN_IN_WORDS = (
+    "interactive sign-in",
+    "interaction_required",
+    "multi-factor",
+    "consent",
+    "not signed in",
+)
+
+
+def needs_sign_in(error: AppError | None) -> bool:
+    """True when ``error`` asks for a (tenant) sign-in: MFA, consent, an expired session."""
+    if error is None or error.fault is not Fault.PERMISSION:
+        return False
+    code = (error.azure_code or "").upper()
+    if code.startswith(_SIGN_IN_CODES):
+        return True
+    text = f"{error.summary} {error.remedy}".lower()
+    return any(word in text for word in _SIGN_IN_WORDS) or "sign in" in error.remedy.lower()
+
 
 class ProtectionStatus(StrEnum):
     """What the tree shows for a server, joined from every visible vault's instances."""
@@ -131,6 +153,11 @@ class ResourceNode:
     def failed(self) -> AppError | None:
         state = self.load_state
         return state.error if isinstance(state, Failed) else None
+
+    @property
+    def sign_in_required(self) -> bool:
+        """A tenant whose listing failed because it needs its own (MFA/consent) sign-in."""
+        return self.kind is NodeKind.TENANT and needs_sign_in(self.failed)
 
     def add(self, child: ResourceNode) -> ResourceNode:
         """Append a child and point it back at this node."""

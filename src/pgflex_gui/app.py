@@ -263,7 +263,7 @@ def _start_sandbox(comp: Composition, seed: str, session: Any, keystores: Any) -
     def work() -> None:
         try:
             from pgflex_gui.azure.auth import SignInMethod, build_credential
-            from pgflex_gui.domain.cloud import CUSTOM, CloudConfig
+            from pgflex_gui.domain.cloud import CloudConfig
             from pgflex_gui.keystore import sandbox_key
             from pgflex_gui.sandbox.runtime import Sandbox
             from pgflex_gui.ui.session import Session
@@ -274,7 +274,7 @@ def _start_sandbox(comp: Composition, seed: str, session: Any, keystores: Any) -
             keystore = keystores.get()
             keystore.set(sandbox_key(info.client_id), info.client_secret)
             cloud = CloudConfig(
-                name=CUSTOM,
+                name="Sandbox",  # a custom cloud, named for the status bar
                 arm_endpoint=info.arm_endpoint,
                 authority_host=info.authority,
                 credential_scope=info.arm_endpoint.rstrip("/") + "/.default",

@@ -52,6 +52,7 @@ class RestoreWizard(QWizard):
         super().__init__(parent)
         self.setObjectName("RestoreWizard")
         self.setWindowTitle(f"Restore {flow.source.label}")
+        self.resize(960, 680)  # room for the recovery-point list and the inline issues
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
         self.flow = flow
         self.services = services

@@ -3,7 +3,9 @@ cross-region restore and immutable vaults (NullDataPlane with a recording psql; 
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -229,3 +231,51 @@ def test_locked_immutability_blocks_delete_with_data_before_expiry(box: Sandbox,
             **POLL,
         ).result()
     assert err.value.error.code == "UserErrorImmutabilityLocked"
+
+
+class SlowBackupDataPlane(NullDataPlane):
+    """Backups take long enough for concurrent requests to overlap."""
+
+    def backup(self, key: str, recovery_point_id: str) -> Any:
+        threading.Event().wait(3.0)
+        return super().backup(key, recovery_point_id)
+
+
+def test_concurrent_backups_of_one_instance_are_refused_not_raced(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Eight ad-hoc backups sent at once: one runs, the others are told to wait (no race)."""
+    sandbox = Sandbox.start(
+        tmp_path_factory.mktemp("sandbox-race"),
+        seed="minimal",
+        dataplane=SlowBackupDataPlane(),
+        retry_after=0,
+    )
+    try:
+        client = client_factory(sandbox, sandbox_credential(sandbox))(DataProtectionMgmtClient)
+        bi = next(iter(client.backup_instances.list(IDS.RG_BACKUP, IDS.VAULT_LRS)))
+        body = {
+            "backupRuleOptions": {
+                "ruleName": "BackupWeekly",
+                "triggerOption": {"retentionTagOverride": "Default"},
+            }
+        }
+        barrier = threading.Barrier(8)
+
+        def trigger(_: int) -> str:
+            barrier.wait()
+            try:
+                client.backup_instances.begin_adhoc_backup(
+                    IDS.RG_BACKUP, IDS.VAULT_LRS, bi.name, body, polling_interval=0.05
+                ).result()
+            except HttpResponseError as exc:
+                return str(exc.error.code if exc.error else exc)
+            return "started"
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(trigger, range(8)))
+        sandbox.wait_idle()
+    finally:
+        sandbox.stop()
+    assert outcomes.count("started") == 1, outcomes
+    assert outcomes.count("UserErrorMaxConcurrentOperationLimitReached") == 7, outcomes

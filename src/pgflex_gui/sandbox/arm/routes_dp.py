@@ -532,6 +532,11 @@ def register(arm: ArmService) -> None:
         lock_bi: bool = True,
     ) -> Json:
         job_id = str(uuid.uuid4())
+        if bi is not None and lock_bi:
+            # Check and mark in one step: concurrent requests must not both pass busy().
+            with arm.busy_lock:
+                busy(bi)
+                arm.busy[norm(bi["id"])] = job_id
         server = state.get(bi["properties"]["dataSourceInfo"]["resourceID"]) if bi else None
         job = job_json(
             vault,
@@ -543,8 +548,6 @@ def register(arm: ArmService) -> None:
             start=now_iso(),
         )
         state.put(job)
-        if bi is not None and lock_bi:
-            arm.busy[norm(bi["id"])] = job_id
         began = time.monotonic()
 
         def go() -> None:

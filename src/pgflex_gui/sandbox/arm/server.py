@@ -66,6 +66,7 @@ class ArmService:
         self._httpd: ThreadingHTTPServer | None = None
         self._serve_thread: threading.Thread | None = None
         self.busy: dict[str, str] = {}  # backup instance id -> job id running on it
+        self.busy_lock = threading.Lock()
         from pgflex_gui.sandbox.arm import (
             routes_authz,
             routes_dp,

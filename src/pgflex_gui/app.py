@@ -77,6 +77,27 @@ class DeferredInventory:
         return call
 
 
+class SubscriptionFilteredInventory:
+    """Lists only the subscriptions in the user's filter (Settings); an empty filter shows all.
+
+    The filter is read on every call, so a change in Settings applies at the next refresh.
+    """
+
+    def __init__(self, inner: InventoryPort, wanted: Callable[[], Sequence[str]]) -> None:
+        self._inner = inner
+        self._wanted = wanted
+
+    def list_subscriptions(self, tenant_id: str) -> list[Any]:
+        subs = self._inner.list_subscriptions(tenant_id)
+        wanted = {s.lower() for s in self._wanted()}
+        return [s for s in subs if s.subscription_id.lower() in wanted] if wanted else subs
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
 # -- the pieces ------------------------------------------------------------------------------
 @dataclass
 class Composition:
@@ -90,6 +111,7 @@ class Composition:
     log_setup: Any = None
     keystore: Any = None
     services: Any = None  # ui.workflows.WorkflowServices of the current session
+    subscription_filter: Callable[[], Sequence[str]] = tuple
     audit: Any = None  # logs.AuditLog
     about: dict[str, str] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -210,7 +232,10 @@ def _connect(
         if tenant_of_subscription:
             factory.register_subscriptions(tenant_of_subscription.items())
         comp.closers.append(factory.close)
-        inventory = AzureInventory(factory, credential_for_tenant=credential_for_tenant)
+        inventory = SubscriptionFilteredInventory(
+            AzureInventory(factory, credential_for_tenant=credential_for_tenant),
+            comp.subscription_filter,
+        )
         comp.services = _services(comp, factory, inventory, credential)
         return inventory
 
@@ -527,6 +552,7 @@ class SessionActions:
             self.window.presenter.show_notice(
                 "Settings saved. Cloud changes apply at the next sign-in."
             )
+            self._refresh_root()  # the subscription filter applies at once
 
 
 def _job_runner(comp: Composition) -> Any:
@@ -674,6 +700,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     from pgflex_gui.ui.tasks import TaskManager
 
     holder = SettingsHolder(_load_settings())
+    comp.subscription_filter = lambda: getattr(holder.get(), "subscription_filter", ())
     settings = holder.get()
     tasks = TaskManager()
     comp.closers.append(lambda: tasks.shutdown(wait=True))

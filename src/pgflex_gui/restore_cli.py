@@ -137,21 +137,17 @@ def build_engine_for(
     connection_verify: str | bool | None = None,
     poll_s: float | None = None,
 ) -> RestoreEngine:
-    """The engine over the app's one ClientFactory (used by the wizard and this CLI)."""
-    from azure.mgmt.dataprotection import DataProtectionMgmtClient
+    """The engine over the app's one ClientFactory (used by the wizard and this CLI).
 
+    ``credential`` reads the container when the plan names no SAS entry; ``poll_s`` is the
+    backup-job poll interval (default: the factory's LRO polling interval).
+    """
     verify = connection_verify
     if verify is None:
         verify = getattr(getattr(factory, "cloud", None), "ca_bundle", None) or True
     poll = poll_s if poll_s is not None else getattr(factory, "polling_interval", 1.0)
-
-    def make_client(cls: type, subscription_id: str) -> Any:
-        if cls is DataProtectionMgmtClient:
-            return factory.dataprotection(subscription_id)
-        return factory.postgres(subscription_id)
-
     needs_arm = plan.source is not None or bool(plan.target.server_id)
-    arm = SdkRestoreArm(make_client, polling_interval=poll) if needs_arm else None
+    arm = SdkRestoreArm(factory) if needs_arm else None
     return RestoreEngine(
         plan,
         arm=arm,

@@ -3,7 +3,9 @@
 Protected source server → restore-as-files (validate + trigger + job) → verified download →
 new target server (created, firewall, extension allow-list fixed) → pg_restore per database
 → same tables and row counts as the source. Also: a non-empty target is refused, and a
-``pgflex_gui.restore_cli`` child killed with SIGKILL mid-way resumes on rerun.
+``pgflex_gui.restore_cli`` child killed with SIGKILL mid-way resumes on rerun; Cross Region
+Restore from a secondary recovery point into the paired region; Cross Subscription Restore
+into another subscription of the tenant, and its refusal when the vault disables it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ import pytest
 from azure.mgmt.dataprotection import DataProtectionMgmtClient
 from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 
+from pgflex_gui.azure.restore import RestoreService
+from pgflex_gui.domain.errors import AppError
+from pgflex_gui.domain.ids import ResourceId
+from pgflex_gui.jobs.job import CancelToken, JobContext
+from pgflex_gui.jobs.journal import JournalStore
+from pgflex_gui.jobs.restore import RestoreResult
 from pgflex_gui.jobs.restore_plan_file import (
     ContainerSpec,
     RestorePlanFile,
@@ -32,7 +40,8 @@ from pgflex_gui.jobs.restore_plan_file import (
     save_plan,
 )
 from pgflex_gui.keystore import Keystore
-from pgflex_gui.restore_cli import main
+from pgflex_gui.restore_cli import _sandbox_factory, build_engine_for, main
+from pgflex_gui.sandbox.arm import roles
 from pgflex_gui.sandbox.arm.seed import IDS
 from pgflex_gui.sandbox.pgdata import SEED_DATABASES
 
@@ -60,17 +69,17 @@ def _keystore() -> Keystore:
     return store
 
 
-def _store_sas(sandbox: Any, secrets: Keystore) -> str:
-    ep = sandbox.dataplane.storage_endpoint(IDS.STORAGE)
+def _store_sas(sandbox: Any, secrets: Keystore, account: str = IDS.STORAGE) -> str:
+    ep = sandbox.dataplane.storage_endpoint(account)
     sas = generate_container_sas(
-        IDS.STORAGE,
+        account,
         IDS.CONTAINER,
         account_key=ep.key,
         permission=ContainerSasPermissions(read=True, list=True),
         expiry=datetime.now(UTC) + timedelta(hours=2),
     )
-    secrets.set("sas:e2e", sas)
-    return "sas:e2e"
+    secrets.set(f"sas:e2e:{account}", sas)
+    return f"sas:e2e:{account}"
 
 
 def _recovery_point(make_client: Any) -> str:
@@ -188,3 +197,134 @@ def test_kill_minus_nine_then_resume(sandbox: Any, make_client: Any, tmp_path: P
         assert _target_counts(sandbox, "pg-restored-kill", db) == dict(
             sandbox.dataplane.table_counts(source_key, db)
         ), db
+
+
+# -- cross-region and cross-subscription restore (in process, one database, small) ----------
+
+
+def _account_container(sandbox: Any, sub: str, rg: str, account: str) -> tuple[str, str]:
+    acct = sandbox.state.get(
+        f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/"
+        f"{account}"
+    )
+    url = acct["properties"]["primaryEndpoints"]["blob"].rstrip("/") + f"/{IDS.CONTAINER}"
+    return url, f"{acct['id']}/blobServices/default/containers/{IDS.CONTAINER}"
+
+
+def _one_db_plan(sandbox: Any, tmp: Path, server: str, source: SourceSpec, container: ContainerSpec) -> RestorePlanFile:  # fmt: skip
+    counts = sandbox.dataplane.seeded_counts(sandbox.world.server_key(IDS.server_id(IDS.SOURCE)))
+    return RestorePlanFile(
+        container=container,
+        target=TargetSpec(
+            mode="new",
+            server_id=IDS.server_id(server),
+            location=source.vault_location,
+            version="15",
+            firewall_ip="127.0.0.1",
+            vcores=2,
+        ),
+        source=source,
+        databases=("sales",),
+        download_dir=str(tmp / "download"),
+        source_counts={"sales": counts["sales"]},
+    )
+
+
+def _run_engine(sandbox: Any, plan: RestorePlanFile, tmp: Path) -> RestoreResult:
+    factory, credential, ca = _sandbox_factory(sandbox.workdir)
+    engine = build_engine_for(
+        plan, factory=factory, credential=credential, secrets=_keystore(), connection_verify=ca,
+        poll_s=0.2,
+    )  # fmt: skip
+    journal = JournalStore(tmp / "journal").open_or_create(job_id="x", kind="restore", title="x")
+    return engine.run(JobContext(token=CancelToken(), journal=journal))
+
+
+def _assert_sales_restored(sandbox: Any, result: RestoreResult, server: str) -> None:
+    assert result.ok, [(d.name, d.status, d.message) for d in result.databases]
+    source_key = sandbox.world.server_key(IDS.server_id(IDS.SOURCE))
+    assert _target_counts(sandbox, server, "sales") == dict(
+        sandbox.dataplane.table_counts(source_key, "sales")
+    )
+
+
+def test_cross_region_restore_from_a_secondary_point(sandbox: Any, tmp_path: Path) -> None:
+    factory, _credential, _ca = _sandbox_factory(sandbox.workdir)
+    points = RestoreService(factory).list_secondary_recovery_points(
+        ResourceId.parse(BI_ID), source_region="westeurope", secondary_region="northeurope"
+    )
+    assert points
+    url, arm_id = _account_container(sandbox, IDS.SUB, IDS.RG_STORAGE, IDS.STORAGE_PAIRED)
+    source = SourceSpec(
+        BI_ID,
+        points[0].recovery_point_id,
+        vault_location="northeurope",
+        cross_region=True,
+        source_region="westeurope",
+    )
+    container = ContainerSpec(
+        url=url,
+        arm_id=arm_id,
+        file_prefix="crr",
+        prefix="crr",
+        sas_entry=_store_sas(sandbox, _keystore(), IDS.STORAGE_PAIRED),
+    )
+    plan = _one_db_plan(sandbox, tmp_path, "pg-restored-crr", source, container)
+    result = _run_engine(sandbox, plan, tmp_path)
+    _assert_sales_restored(sandbox, result, "pg-restored-crr")
+    job = sandbox.state.get(result.azure_job_id)
+    assert job["properties"].get("isCrossRegionRestore") is True
+    assert job["properties"]["extendedInfo"]["recoveryDestination"] == url
+
+
+def _other_sub_container(sandbox: Any) -> ContainerSpec:
+    url, arm_id = _account_container(sandbox, IDS.SUB_READER, "rg-shared", IDS.STORAGE_OTHER_SUB)
+    return ContainerSpec(
+        url=url,
+        arm_id=arm_id,
+        file_prefix="csr",
+        prefix="csr",
+        sas_entry=_store_sas(sandbox, _keystore(), IDS.STORAGE_OTHER_SUB),
+    )
+
+
+def _set_csr(make_client: Any, state: str) -> None:
+    dp = make_client(DataProtectionMgmtClient)
+    body = {"properties": {"featureSettings": {"crossSubscriptionRestoreSettings": {"state": state}}}}  # fmt: skip
+    dp.backup_vaults.begin_update(IDS.RG_BACKUP, IDS.VAULT_GRS, body, polling_interval=0.1).result()
+
+
+def test_cross_subscription_restore(sandbox: Any, make_client: Any, tmp_path: Path) -> None:
+    container = _other_sub_container(sandbox)
+    # The vault's identity may write into the other subscription's account (set up by its
+    # owner; the app itself is only Reader there).
+    account_id = container.arm_id.split("/blobServices/")[0]
+    vault_principal = sandbox.world.vault_principal(IDS.vault_id(IDS.VAULT_GRS))
+    sandbox.world.add_role_assignment(account_id, vault_principal, roles.BLOB_DATA_CONTRIBUTOR)
+    source = SourceSpec(BI_ID, _recovery_point(make_client), "westeurope")
+    plan = _one_db_plan(sandbox, tmp_path, "pg-restored-csr", source, container)
+    result = _run_engine(sandbox, plan, tmp_path)
+    _assert_sales_restored(sandbox, result, "pg-restored-csr")
+    job = sandbox.state.get(result.azure_job_id)
+    assert job["properties"]["extendedInfo"]["recoveryDestination"] == container.url
+
+
+def test_cross_subscription_restore_refused_when_the_vault_disables_it(sandbox: Any, make_client: Any, tmp_path: Path) -> None:  # fmt: skip
+    container = _other_sub_container(sandbox)
+    source = SourceSpec(BI_ID, _recovery_point(make_client), "westeurope")
+    plan = _one_db_plan(sandbox, tmp_path, "pg-restored-csr-off", source, container)
+    _set_csr(make_client, "Disabled")
+    try:
+        with pytest.raises(AppError) as caught:
+            _run_engine(sandbox, plan, tmp_path)
+    finally:
+        _set_csr(make_client, "Enabled")
+    err = caught.value
+    assert err.summary == (
+        f"Vault {IDS.VAULT_GRS} does not allow restores into another subscription "
+        "(Cross Subscription Restore is disabled)."
+    )
+    assert "enable Cross Subscription Restore" in err.remedy
+    assert err.azure_code == "UserErrorCrossSubscriptionRestoreNotEnabled"
+    # Nothing was started: no server, no files.
+    assert sandbox.state.get(IDS.server_id("pg-restored-csr-off")) is None

@@ -17,7 +17,7 @@ from pgflex_gui.azure import convert
 from pgflex_gui.azure.clients import ClientFactory, Lro
 from pgflex_gui.azure.errors import azure_call
 from pgflex_gui.azure.inventory import recovery_point_filter
-from pgflex_gui.domain.errors import AppError
+from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.models import BackupJob, RecoveryPoint
 
@@ -74,6 +74,45 @@ class RestoreService:
             what=what,
             convert=convert_result,
             on_finish=(lambda result: self._record(what, target, result)) if audited else None,
+        )
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def check_cross_subscription(
+        self, instance_id: ResourceId, restore_request: Mapping[str, Any]
+    ) -> None:
+        """Refuse, in words, a restore into another subscription that the vault does not allow.
+
+        The target subscription is read from ``targetResourceArmId`` (azure-facts §4, CSR);
+        without it there is nothing to check here and the service decides.
+        """
+        details = (restore_request.get("restoreTargetInfo") or {}).get("targetDetails") or {}
+        arm_id = str(details.get("targetResourceArmId") or "")
+        if not arm_id:
+            return
+        target_sub = ResourceId.parse(arm_id).subscription_id.lower()
+        if target_sub == instance_id.subscription_id.lower():
+            return
+        vault_id = instance_id.parent or instance_id
+        sub, rg = vault_id.subscription_id, vault_id.resource_group
+        client: Any = self._factory.dataprotection(sub)
+        with azure_call("read the backup vault"):
+            vault = convert.vault(client.backup_vaults.get(rg, vault_id.name))
+        state = vault.cross_subscription_restore or "Enabled"
+        if state == "Enabled":
+            return
+        permanently = state == "PermanentlyDisabled"
+        raise AppError(
+            Fault.USER,
+            f"Vault {vault.name} does not allow restores into another subscription "
+            f"(Cross Subscription Restore is {'permanently ' if permanently else ''}disabled).",
+            "Choose a storage account in the vault's subscription"
+            + (
+                "."
+                if permanently
+                else ", or enable Cross Subscription Restore in the vault's Properties."
+            ),
+            azure_code="UserErrorCrossSubscriptionRestoreNotEnabled",
         )
 
     # -- same-region restore ---------------------------------------------------------------

@@ -38,11 +38,7 @@ from typing import Any, Protocol
 
 from pgflex_gui.domain.blob_layout import BlobRole, classify_blob
 from pgflex_gui.domain.errors import AppError, Cancelled, Fault
-from pgflex_gui.domain.restore_plan import (
-    build_cross_region_restore_request,
-    build_restore_request,
-    target_version_ok,
-)
+from pgflex_gui.domain.restore_plan import build_restore_request, target_version_ok
 from pgflex_gui.jobs.job import JobContext, Progress
 from pgflex_gui.jobs.restore_plan_file import RestorePlanFile, TargetSpec
 from pgflex_gui.postgres.dumps import BUILTIN_EXTENSIONS, DumpKind, Toc, preload_libraries_for
@@ -54,6 +50,7 @@ __all__ = [
     "ArmJob",
     "AuditFn",
     "DbResult",
+    "DirectoryDump",
     "Downloader",
     "FileInfo",
     "LocalFolder",
@@ -277,6 +274,40 @@ class LocalFolder:
         return self._Result(tuple(files))
 
 
+@dataclass(frozen=True)
+class DirectoryDump:
+    """The blobs of one directory-format dump (``pg_dump -Fd``): restored as one archive."""
+
+    name: str  # the folder
+    size: int
+    members: tuple[Any, ...]
+
+    @classmethod
+    def of(cls, folder: str, members: Sequence[Any]) -> DirectoryDump:
+        """Group listed blobs (toc.dat first)."""
+        ordered = sorted(members, key=lambda b: (not _is_toc(b.name), b.name))
+        return cls(folder, sum(int(b.size) for b in ordered), tuple(ordered))
+
+    @property
+    def has_toc(self) -> bool:
+        """True when toc.dat is among the members."""
+        return bool(self.members) and _is_toc(self.members[0].name)
+
+    @property
+    def toc(self) -> Any:
+        """The toc.dat blob."""
+        return self.members[0]
+
+
+def _is_toc(name: str) -> bool:
+    return name.rsplit("/", 1)[-1].lower() == "toc.dat"
+
+
+def _members(blob: Any) -> list[Any]:
+    """The blobs to download for one listed database (all members of a directory dump)."""
+    return list(blob.members) if isinstance(blob, DirectoryDump) else [blob]
+
+
 # -------------------------------------------------------------------------------- results
 
 
@@ -492,10 +523,8 @@ class RestoreEngine:
             src.vault_location,
             cont.file_prefix,
         )
-        if src.cross_region:
-            request = build_cross_region_restore_request(
-                request, src.backup_instance_id, src.source_region or src.vault_location
-            )
+        # For Cross Region Restore ``vault_location`` is the secondary region (the request's
+        # restoreLocation); the adapter wraps the request for the secondary region's API.
         job_id = str(state.get("job_id", ""))
         if not job_id:
             resume = state.get("continuation_token")
@@ -547,6 +576,7 @@ class RestoreEngine:
         ctx.check_cancelled()
         blobs = list(self.downloader.list_blobs(self.plan.container.prefix))
         out: dict[str, Any] = {"databases": {}, "roles": []}
+        folders: dict[str, list[Any]] = {}
         for blob in blobs:
             hint = classify_blob(blob.name)
             if hint.role is BlobRole.DATABASE and hint.directory is None:
@@ -555,7 +585,14 @@ class RestoreEngine:
             elif hint.role is BlobRole.ROLES:
                 out["roles"].append(blob)
             elif hint.role is BlobRole.DATABASE:
-                self._note(f"Directory-format dump members are not supported yet: {blob.name}")
+                folders.setdefault(hint.directory or "", []).append(blob)
+        for folder, members in sorted(folders.items()):
+            dump = DirectoryDump.of(folder, members)
+            if not dump.has_toc:
+                self._note(f"Folder {folder or '/'} has dump members but no toc.dat; skipped.")
+                continue
+            db = classify_blob(dump.toc.name).database or Path(folder).name or "postgres"
+            out["databases"].setdefault(db, []).append(dump)
         wanted = set(self.plan.databases)
         if wanted:
             missing = sorted(wanted - set(out["databases"]))
@@ -566,7 +603,7 @@ class RestoreEngine:
             if len(files) > 1:
                 self._note(f"Database {name} has {len(files)} files; using the largest.")
                 files.sort(key=lambda b: b.size, reverse=True)
-        needed = [v[0] for v in out["databases"].values()]
+        needed = [b for v in out["databases"].values() for b in _members(v[0])]
         if self.plan.roles:
             needed += out["roles"][:1]
         self.downloader.check_free_space(needed, dest)
@@ -618,8 +655,7 @@ class RestoreEngine:
                         "restore.",
                         "Choose a new server name, or restore into it as an existing server.",
                     )
-                password = generate_password()
-                self.secrets.set(entry, password)  # before the server exists: never lost
+                self.secrets.set(entry, generate_password())  # before the server exists
                 state["created_by_app"] = True
                 journal.checkpoint("server", state)
             password = self.secrets.get(entry)
@@ -722,8 +758,9 @@ class RestoreEngine:
             try:
                 if self.plan.roles and listing["roles"]:
                     blob = listing["roles"][0]
-                    path = self._download_one(ctx, dest, blob, "roles", None, None)
-                    roles_future = pool.submit(self._restore_roles, path)
+                    roles_path = self._download_one(ctx, dest, blob, "roles", None, None)
+                    assert roles_path is not None  # a roles download failure raises
+                    roles_future = pool.submit(self._restore_roles, roles_path)
                 for name in order:
                     ctx.check_cancelled()
                     if self._stop_all.is_set():
@@ -772,7 +809,7 @@ class RestoreEngine:
         bar = self._bar("download", label)
         try:
             result = self.downloader.download(
-                [blob],
+                _members(blob),
                 dest,
                 journal=ctx.journal,
                 progress=on_bytes,
@@ -792,6 +829,8 @@ class RestoreEngine:
             return None
         self._end(bar, "ok")
         files = list(result.files)
+        if isinstance(blob, DirectoryDump):  # the folder holding toc.dat is the archive
+            return next(Path(f.path).parent for f in files if f.name == blob.toc.name)
         return Path(files[0].path)
 
     def _restore_roles(self, path: Path) -> None:

@@ -1,26 +1,22 @@
 """Real adapters for the restore engine's ports: ``LocalPgRunner`` and ``SdkRestoreArm``.
 
-``SdkRestoreArm`` is a stop-gap over the management SDKs until ``azure/restore.py`` lands
-with the shared error translation; it follows the style guide for LROs: ``begin_*``, hand
-the poller's ``continuation_token()`` to the engine at once (it journals it), then
-``wait(timeout=1)`` with a cancel check; after a restart, ``continuation_token=`` resumes.
+``SdkRestoreArm`` goes through ``azure.restore.RestoreService`` (restore as files, CRR, jobs)
+and ``azure.servers.TargetServerService`` (the target server), both built from the app's one
+``ClientFactory`` and both translating errors with ``azure.errors``.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from typing import TYPE_CHECKING, Any
 
 from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.domain.ids import ResourceId
+from pgflex_gui.domain.regions import paired_region
 from pgflex_gui.jobs.restore import ArmJob, FileInfo, PgTarget
-from pgflex_gui.jobs.restore_plan_file import RestorePlanFile, TargetSpec
+from pgflex_gui.jobs.restore_plan_file import RestorePlanFile, SourceSpec, TargetSpec
 from pgflex_gui.postgres import dumps, psql
 from pgflex_gui.postgres.outcome import ProcessOutcome
 from pgflex_gui.postgres.restore import (
@@ -31,6 +27,9 @@ from pgflex_gui.postgres.restore import (
 )
 from pgflex_gui.postgres.roles import sanitize_roles_file
 from pgflex_gui.postgres.tools import PgTool, ToolKind, best_client, discover
+
+if TYPE_CHECKING:  # the management SDKs cost ~40 MB of RSS: incident mode never loads them
+    from pgflex_gui.azure.clients import ClientFactory, Lro
 
 __all__ = ["LocalPgRunner", "SdkRestoreArm"]
 
@@ -44,8 +43,17 @@ class LocalPgRunner:
         self._tools = list(tools) if tools is not None else discover()
         self._min = min_major
 
-    def _tool(self, kind: ToolKind, need: int = 0) -> PgTool:
-        return best_client(kind, max(need, self._min), tools=self._tools)
+    def _tool(self, kind: ToolKind, need: int = 0, made_by: str = "") -> PgTool:
+        return best_client(kind, max(need, self._min), tools=self._tools, made_by=made_by)
+
+    def _pg_restore_for(self, path: Path) -> PgTool:
+        """The pg_restore able to read this archive (AppError naming the archive if none)."""
+        header = dumps.read_archive_header(path)
+        if header is None:
+            return self._tool(ToolKind.PG_RESTORE)
+        by = f"pg_dump {header.dump_version}, " if header.dump_version else ""
+        made_by = f"made by {by}archive format {header.version_text}"
+        return self._tool(ToolKind.PG_RESTORE, header.min_restore_major, made_by)
 
     def classify(self, path: Path) -> FileInfo:
         info = dumps.classify(path)
@@ -55,9 +63,7 @@ class LocalPgRunner:
         return FileInfo(info.kind, major)
 
     def toc(self, path: Path) -> dumps.Toc:
-        header = dumps.read_archive_header(path)
-        need = header.min_restore_major if header is not None else 0
-        return dumps.table_of_contents(path, self._tool(ToolKind.PG_RESTORE, need))
+        return dumps.table_of_contents(path, self._pg_restore_for(path))
 
     def server_major(self, target: PgTarget) -> int:
         return psql.server_major(self._tool(ToolKind.PSQL), target.conn, password=target.password)
@@ -94,10 +100,8 @@ class LocalPgRunner:
     ) -> ProcessOutcome:
         c = target.conn
         if info.kind.is_archive:
-            header = dumps.read_archive_header(path)
-            need = header.min_restore_major if header is not None else 0
             argv = build_pg_restore_argv(
-                self._tool(ToolKind.PG_RESTORE, need),
+                self._pg_restore_for(path),
                 archive=path,
                 dbname=name,
                 host=c.host,
@@ -155,70 +159,59 @@ class LocalPgRunner:
         return psql.table_row_counts(tool, conn, password=target.password, tables=wanted)
 
 
-def _azure_error(exc: AzureError, what: str) -> AppError:
-    code = getattr(getattr(exc, "error", None), "code", None)
-    return AppError(
-        Fault.AZURE,
-        f"Azure refused to {what}.",
-        "See the details; fix the cause and run the plan again.",
-        azure_code=code,
-        details=str(exc)[:2000],
-    )
-
-
 class SdkRestoreArm:
-    """The RestoreArm port over DataProtectionMgmtClient and PostgreSQLManagementClient.
+    """The RestoreArm port over ``azure.restore.RestoreService`` and ``azure.servers``.
+
+    Every SDK client comes from the app's one ``ClientFactory``; every failure is translated
+    by ``azure.errors`` (``AppError`` only). LROs follow the style guide: start, hand the
+    continuation token to the engine at once (it journals it), then ``wait(timeout=1)`` with
+    a cancel check; after a restart the journaled token resumes the same operation.
 
     Args:
-        make_client: ``make_client(cls, subscription_id)`` returning a management client.
-        polling_interval: seconds between LRO polls (the sandbox uses small values).
+        factory: the app's ``ClientFactory``.
+        audit: optional ``audit(what=, target=, result=)`` for ``RestoreService``.
     """
 
-    def __init__(self, make_client: Callable[..., Any], *, polling_interval: float = 1.0) -> None:
-        self._make = make_client
-        self._poll = polling_interval
-        self._clients: dict[tuple[str, str], Any] = {}
+    def __init__(self, factory: ClientFactory, *, audit: Callable[..., None] | None = None) -> None:
+        from pgflex_gui.azure.restore import RestoreService
+        from pgflex_gui.azure.servers import TargetServerService
 
-    def _client(self, kind: str, subscription: str) -> Any:
-        key = (kind, subscription)
-        if key not in self._clients:
-            if kind == "dp":
-                from azure.mgmt.dataprotection import DataProtectionMgmtClient as cls
-            else:
-                from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient as cls
-            self._clients[key] = self._make(cls, subscription)
-        return self._clients[key]
+        self.factory = factory
+        self.restores = RestoreService(factory, audit)
+        self.servers = TargetServerService(factory)
+
+    # -- restore as files ------------------------------------------------------------------
 
     @staticmethod
-    def _bi(plan: RestorePlanFile) -> tuple[ResourceId, str, str, str]:
-        assert plan.source is not None
-        bi = ResourceId.parse(plan.source.backup_instance_id)
-        vault = bi.parent
-        assert vault is not None
-        return bi, bi.resource_group, vault.name, bi.name
+    def _source(plan: RestorePlanFile) -> tuple[ResourceId, SourceSpec]:
+        if plan.source is None:
+            raise AppError(Fault.APP, "This plan has no backup to restore (incident mode).")
+        return ResourceId.parse(plan.source.backup_instance_id), plan.source
 
-    def _wait(self, poller: Any, check: Callable[[], None]) -> Any:
-        while not poller.done():
-            check()
-            poller.wait(timeout=1)
-        return poller.result()
+    @staticmethod
+    def _regions(src: SourceSpec) -> tuple[str, str]:
+        """(source region, secondary region) of a cross-region restore."""
+        secondary = src.vault_location
+        primary = src.source_region or paired_region(secondary) or ""
+        if not primary:
+            raise AppError(
+                Fault.USER,
+                f"The source region of this cross-region restore is unknown ({secondary}).",
+                "Pick the recovery point again in the restore wizard.",
+            )
+        return primary, secondary
 
     def validate_restore(self, plan: RestorePlanFile, request: Mapping[str, Any]) -> None:
-        bi, rg, vault, name = self._bi(plan)
-        dp = self._client("dp", bi.subscription_id)
-        body = {"objectType": "ValidateRestoreRequestObject", "restoreRequestObject": request}
-        try:
-            if plan.source is not None and plan.source.cross_region:
-                poller = dp.backup_instances.begin_validate_cross_region_restore(
-                    rg, plan.source.vault_location, _json_io(body), polling_interval=self._poll
-                )
-            else:
-                poller = dp.backup_instances.begin_validate_for_restore(
-                    rg, vault, name, _json_io(body), polling_interval=self._poll
-                )
-            poller.result()
-        except AzureError as exc:
-            raise _azure_error(exc, "validate the restore") from exc
+        bi, src = self._source(plan)
+        self.restores.check_cross_subscription(bi, request)
+        if src.cross_region:
+            primary, secondary = self._regions(src)
+            lro = self.restores.begin_validate_cross_region_restore(
+                bi, request, source_region=primary, secondary_region=secondary
+            )
+        else:
+            lro = self.restores.begin_validate_restore(bi, request)
+        lro.result()
 
     def trigger_restore(
         self,
@@ -229,55 +222,50 @@ class SdkRestoreArm:
         on_token: Callable[[str], None],
         check: Callable[[], None],
     ) -> str:
-        bi, rg, vault, name = self._bi(plan)
-        ops = self._client("dp", bi.subscription_id).backup_instances
-        try:
-            if resume:
-                poller = ops.begin_trigger_restore(
-                    rg, vault, name, None, continuation_token=resume, polling_interval=self._poll
-                )
-            else:
-                poller = ops.begin_trigger_restore(
-                    rg, vault, name, _json_io(dict(request)), polling_interval=self._poll
-                )
-                on_token(poller.continuation_token())
-            result = self._wait(poller, check)
-        except AzureError as exc:
-            raise _azure_error(exc, "start the restore") from exc
-        job_id = str(getattr(result, "job_id", "") or "")
-        return job_id.rstrip("/").rsplit("/", 1)[-1]
+        bi, src = self._source(plan)
+        if src.cross_region:
+            primary, secondary = self._regions(src)
+            lro = self.restores.begin_trigger_cross_region_restore(
+                bi,
+                request,
+                source_region=primary,
+                secondary_region=secondary,
+                continuation_token=resume,
+            )
+        else:
+            lro = self.restores.begin_trigger_restore(bi, request, continuation_token=resume)
+        if not resume:
+            on_token(lro.continuation_token())
+        _wait(lro, check)
+        job_id = lro.result()
+        if not job_id:
+            raise AppError(
+                Fault.AZURE,
+                "Azure started the restore but did not say which job follows it.",
+                "Open the vault's Backup jobs to follow it; then run the plan in incident mode.",
+            )
+        return job_id
 
     def get_job(self, plan: RestorePlanFile, job_id: str) -> ArmJob:
-        bi, rg, vault, _ = self._bi(plan)
-        try:
-            job = self._client("dp", bi.subscription_id).jobs.get(rg, vault, job_id)
-        except AzureError as exc:
-            raise _azure_error(exc, "read the restore job") from exc
-        props = job.properties
-        moved = 0
-        for task in getattr(props.extended_info, "sub_tasks", None) or []:
-            details = getattr(task, "additional_details", None) or {}
-            moved += int(details.get("DataTransferredInBytes", 0) or 0)
-        errors = getattr(props, "error_details", None) or []
-        return ArmJob(
-            str(props.status), moved, "; ".join(str(getattr(e, "message", e)) for e in errors)
-        )
+        bi, src = self._source(plan)
+        vault_id = bi.parent
+        assert vault_id is not None
+        if src.cross_region:
+            primary, secondary = self._regions(src)
+            job = self.restores.get_cross_region_job(
+                vault_id, job_id, source_region=primary, secondary_region=secondary
+            )
+        else:
+            from pgflex_gui.azure.restore import job_arm_id
 
-    def _pg(self, target: TargetSpec) -> tuple[Any, str, str]:
-        rid = ResourceId.parse(target.server_id)
-        return self._client("pg", rid.subscription_id), rid.resource_group, rid.name
+            job = self.restores.get_job(job_arm_id(vault_id, job_id))
+        error = "; ".join(f"{code}: {msg}".strip(": ") for code, msg in job.error_codes)
+        return ArmJob(job.status, job.data_transferred_bytes, error)
+
+    # -- the target server -----------------------------------------------------------------
 
     def server_exists(self, target: TargetSpec) -> bool:
-        pg, rg, name = self._pg(target)
-        try:
-            pg.servers.get(rg, name)
-        except ResourceNotFoundError:
-            return False
-        except HttpResponseError as exc:
-            if exc.status_code == 404:
-                return False
-            raise _azure_error(exc, f"read server {name}") from exc
-        return True
+        return self.servers.exists(target.server_id)
 
     def create_server(
         self,
@@ -288,88 +276,43 @@ class SdkRestoreArm:
         on_token: Callable[[str], None],
         check: Callable[[], None],
     ) -> None:
-        pg, rg, name = self._pg(target)
-        body = {
-            "location": target.location,
-            "sku": {"name": target.sku_name, "tier": target.sku_tier},
-            "tags": {"created-by": "pgflex-gui restore"},
-            "properties": {
-                "createMode": "Create",
-                "version": target.version,
-                "administratorLogin": target.admin_login,
-                "administratorLoginPassword": password,
-                "storage": {"storageSizeGB": target.storage_gb, "autoGrow": "Disabled"},
-                "network": {"publicNetworkAccess": "Enabled"},
-                "backup": {"backupRetentionDays": 7, "geoRedundantBackup": "Disabled"},
-                "highAvailability": {"mode": "Disabled"},
-            },
-        }
-        try:
-            if resume:
-                poller = pg.servers.begin_create_or_update(
-                    rg, name, None, continuation_token=resume, polling_interval=self._poll
-                )
-            else:
-                poller = pg.servers.begin_create_or_update(
-                    rg, name, _json_io(body), polling_interval=self._poll
-                )
-                on_token(poller.continuation_token())
-            self._wait(poller, check)
-        except AzureError as exc:
-            raise _azure_error(exc, f"create server {name}") from exc
+        from pgflex_gui.azure.servers import ServerSpec
+
+        spec = ServerSpec(
+            location=target.location,
+            version=target.version,
+            sku_name=target.sku_name,
+            sku_tier=target.sku_tier,
+            storage_gb=target.storage_gb,
+            admin_login=target.admin_login,
+        )
+        if resume:
+            lro = self.servers.begin_create(target.server_id, None, None, continuation_token=resume)
+        else:
+            lro = self.servers.begin_create(target.server_id, spec, password)
+            on_token(lro.continuation_token())
+        _wait(lro, check)
 
     def server_endpoint(self, target: TargetSpec) -> tuple[str, int, str]:
-        pg, rg, name = self._pg(target)
-        try:
-            server = pg.servers.get(rg, name)
-        except AzureError as exc:
-            raise _azure_error(exc, f"read server {name}") from exc
-        props = getattr(server, "properties", server)
-        host = str(getattr(props, "fully_qualified_domain_name", "") or "")
-        tags = server.tags or {}
-        if "sandbox-port" in tags:  # the loopback sandbox serves each server on its own port
-            return host or "127.0.0.1", int(tags["sandbox-port"]), ""
-        return host, 5432, "require"
+        ep = self.servers.endpoint(target.server_id)
+        return ep.host, ep.port, ep.sslmode
 
     def ensure_firewall_rule(self, target: TargetSpec, name: str, ip: str) -> None:
-        pg, rg, server = self._pg(target)
-        body = {"properties": {"startIpAddress": ip, "endIpAddress": ip}}
-        try:
-            pg.firewall_rules.begin_create_or_update(
-                rg, server, name, _json_io(body), polling_interval=self._poll
-            ).result()
-        except AzureError as exc:
-            raise _azure_error(exc, f"add a firewall rule to {server}") from exc
+        self.servers.ensure_firewall_rule(target.server_id, name, ip)
 
     def get_parameter(self, target: TargetSpec, name: str) -> str:
-        pg, rg, server = self._pg(target)
-        try:
-            cfg = pg.configurations.get(rg, server, name)
-        except AzureError as exc:
-            raise _azure_error(exc, f"read {name} on {server}") from exc
-        props = getattr(cfg, "properties", cfg)
-        return str(getattr(props, "value", "") or "")
+        return self.servers.get_parameter(target.server_id, name)
 
     def set_parameter(
         self, target: TargetSpec, name: str, value: str, *, check: Callable[[], None]
     ) -> None:
-        pg, rg, server = self._pg(target)
-        body = {"properties": {"value": value, "source": "user-override"}}
-        try:
-            poller = pg.configurations.begin_put(
-                rg, server, name, _json_io(body), polling_interval=self._poll
-            )
-            self._wait(poller, check)
-        except AzureError as exc:
-            raise _azure_error(exc, f"set {name} on {server}") from exc
+        _wait(self.servers.begin_set_parameter(target.server_id, name, value), check)
 
     def restart_server(self, target: TargetSpec, *, check: Callable[[], None]) -> None:
-        pg, rg, server = self._pg(target)
-        try:
-            self._wait(pg.servers.begin_restart(rg, server, polling_interval=self._poll), check)
-        except AzureError as exc:
-            raise _azure_error(exc, f"restart {server}") from exc
+        _wait(self.servers.begin_restart(target.server_id), check)
 
 
-def _json_io(body: Mapping[str, Any]) -> io.BytesIO:
-    return io.BytesIO(json.dumps(body).encode())
+def _wait(lro: Lro[Any], check: Callable[[], None]) -> None:
+    """Wait for an Lro in 1 s steps, checking for cancellation between polls."""
+    while not lro.wait(timeout=1):
+        check()

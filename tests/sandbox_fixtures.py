@@ -74,7 +74,11 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     except ImportError as exc:
         pytest.fail(f"pgflex_gui.sandbox.dataplane is missing: {exc}", pytrace=False)
     box = Sandbox.start(
-        tmp_path_factory.mktemp("sandbox"), seed="minimal", page_size=5, retry_after=0
+        tmp_path_factory.mktemp("sandbox"),
+        seed="minimal",
+        page_size=5,
+        retry_after=0,
+        ephemeral=True,  # no cluster data left behind (it may live outside pytest's tmp)
     )
     yield box
     box.stop()

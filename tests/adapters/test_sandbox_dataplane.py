@@ -295,3 +295,17 @@ def test_close_stops_every_process(dp: LocalDataPlane, tls: dict[str, Path]) -> 
     finally:
         again.close()
     assert not again.is_running("src")
+
+
+def test_an_ephemeral_data_plane_leaves_no_cluster_data(
+    tmp_path_factory: pytest.TempPathFactory, tls: dict[str, Path]
+) -> None:
+    plane = LocalDataPlane(tmp_path_factory.mktemp("ephemeral"), **tls, ephemeral=True)
+    try:
+        plane.create_server("eph", version="15", admin_login=ADMIN, admin_password=PASSWORD)
+        data = [(home / "data").resolve() for home in (plane.root / "servers").iterdir()]
+        assert data
+        assert all((d / "PG_VERSION").exists() for d in data)
+    finally:
+        plane.close()
+    assert not any(d.exists() for d in data)  # wherever the data lived, it is gone

@@ -104,8 +104,21 @@ class LocalDataPlane:
     Methods block and are thread-safe; long operations on different servers run concurrently.
     """
 
-    def __init__(self, root: Path, *, tls_cert: Path, tls_key: Path, ca_bundle: Path) -> None:
-        """Reattach servers found under ``root/servers`` (stopped); start nothing yet."""
+    def __init__(
+        self,
+        root: Path,
+        *,
+        tls_cert: Path,
+        tls_key: Path,
+        ca_bundle: Path,
+        ephemeral: bool = False,
+    ) -> None:
+        """Reattach servers found under ``root/servers`` (stopped); start nothing yet.
+
+        ``ephemeral`` data planes (tests) delete every cluster's data on :meth:`close`,
+        including data kept outside ``root`` when the server user cannot reach it.
+        """
+        self._ephemeral = ephemeral
         self._root = Path(root).resolve()
         self._root.mkdir(parents=True, exist_ok=True)
         (self._root / "servers").mkdir(exist_ok=True)
@@ -137,6 +150,9 @@ class LocalDataPlane:
                 _log.exception("Could not stop the cluster in %s", cluster.home)
                 with contextlib.suppress(Exception):
                     cluster.stop(mode="immediate")
+            if self._ephemeral:
+                with contextlib.suppress(Exception):
+                    cluster.remove()
         try:
             self._azurite.stop()
         except Exception:  # noqa: BLE001

@@ -96,11 +96,13 @@ class Sandbox:
         retry_after: int = 1,
         port: int = 0,
         lro_delay: float = 0.0,
+        ephemeral: bool = False,
     ) -> Sandbox:
         """Start ARM (and, without ``dataplane``, a LocalDataPlane with Azurite) and seed.
 
         A workdir with a ``state.json`` is resumed (no reseeding). ``retry_after=0`` omits
-        Retry-After on LROs so SDK ``polling_interval`` applies (fast tests).
+        Retry-After on LROs so SDK ``polling_interval`` applies (fast tests). ``ephemeral``
+        (tests) deletes the PostgreSQL clusters' data when the sandbox stops.
         """
         workdir = Path(workdir).expanduser().resolve()
         workdir.mkdir(parents=True, exist_ok=True)
@@ -116,6 +118,7 @@ class Sandbox:
                 tls_cert=tls.azurite_cert,
                 tls_key=tls.azurite_key,
                 ca_bundle=tls.ca,
+                ephemeral=ephemeral,
             )
         starter = getattr(dataplane, "start", None)
         if starter is not None:

@@ -403,3 +403,85 @@ def test_adhoc_backup_job() -> None:
     job = AdhocBackupJob(fake, bid, retention=RetentionKind.MONTHLY)
     assert job.run(c) == "job-1"
     assert fake.calls == [("adhoc", "bi:BackupWeekly:Monthly")]
+
+
+def test_undo_names_the_removed_policy_in_the_remedy() -> None:
+    fake = FakeProtection()
+    fake.create_instance_error = AppError(
+        fault=Fault.AZURE, summary="Azure said no.", azure_code="UserErrorSomething"
+    )
+    c, _ = ctx()
+    with pytest.raises(AppError) as info:
+        ProtectJob(plan(), fake, retry=FAST).run(c)
+    assert info.value.summary == "Azure said no."
+    assert "policy weekly was removed" in info.value.remedy
+    assert fake.policies == {}
+    assert c.journal.get("undone_policy") == str(VAULT.id.child("backupPolicies", "weekly"))
+
+
+def test_policy_kept_when_the_instance_could_not_be_removed() -> None:
+    fake = FakeProtection()
+    fake.states = [ProtectionState.CONFIGURING_PROTECTION_FAILED]
+
+    def refuse(instance_id: ResourceId) -> None:
+        raise AppError(fault=Fault.AZURE, summary="busy", azure_code="UserErrorBusy")
+
+    fake.delete_backup_instance = refuse  # type: ignore[method-assign]
+    c, _ = ctx()
+    with pytest.raises(AppError) as info:
+        ProtectJob(plan(), fake, retry=FAST).run(c)
+    assert "delete_policy" not in names(fake)
+    assert "could not be removed" in info.value.remedy
+
+
+class _DoneLro:
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def continuation_token(self) -> str:
+        return "tok-1"
+
+    def wait(self, timeout: float = 1.0) -> bool:
+        return True
+
+    def result(self, timeout: float | None = None) -> Any:
+        return self.value
+
+
+class _VaultService:
+    def __init__(self) -> None:
+        self.bodies: list[Mapping[str, Any]] = []
+        self.tokens: list[str | None] = []
+
+    def begin_create_vault(
+        self, vault_id: ResourceId, *, body: Mapping[str, Any], continuation_token: str | None
+    ) -> _DoneLro:
+        self.bodies.append(body)
+        self.tokens.append(continuation_token)
+        return _DoneLro(Vault(id=vault_id, location=body["location"], principal_id="p"))
+
+
+def test_service_port_creates_vault_with_immutability_and_csr() -> None:
+    from pgflex_gui.domain.vault_rules import build_vault_body
+    from pgflex_gui.jobs.protect import ServicePort
+
+    svc = _VaultService()
+    port = ServicePort(svc, inventory=None)
+    c, _ = ctx()
+    port.attach(c)
+    draft = VaultDraft(
+        name="bv-new",
+        location="westeurope",
+        immutability="Locked",
+        cross_subscription_restore="PermanentlyDisabled",
+    )
+    vault = port.create_vault(VAULT.id, build_vault_body(draft))
+    assert vault.id == VAULT.id
+    props = svc.bodies[0]["properties"]
+    assert props["securitySettings"]["immutabilitySettings"]["state"] == "Locked"
+    assert props["featureSettings"]["crossSubscriptionRestoreSettings"]["state"] == (
+        "PermanentlyDisabled"
+    )
+    assert c.journal.get("lro.create_vault") == "tok-1"
+    port.create_vault(VAULT.id, build_vault_body(draft))  # a re-run resumes the LRO
+    assert svc.tokens == [None, "tok-1"]

@@ -9,9 +9,13 @@ finished.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import fnmatch
+import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError
@@ -31,10 +35,14 @@ from pgflex_gui.domain.models import (
 )
 
 __all__ = [
+    "ROLE_ADMIN_GUIDS",
+    "ROLE_ADMIN_NAMES",
     "ProtectionService",
+    "allows_action",
     "backup_instance_body",
     "is_scope_within",
     "role_definition_id",
+    "token_object_id",
 ]
 
 log = logging.getLogger(__name__)
@@ -48,6 +56,42 @@ _BI_READ_ONLY = (
     "protectionErrorDetails",
     "provisioningState",
 )
+
+
+ROLE_ASSIGNMENTS_WRITE = "Microsoft.Authorization/roleAssignments/write"
+# Owner, User Access Administrator, Role Based Access Control Administrator.
+ROLE_ADMIN_GUIDS = frozenset(
+    {
+        "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+        "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+        "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
+    }
+)
+ROLE_ADMIN_NAMES = frozenset(
+    {"owner", "user access administrator", "role based access control administrator"}
+)
+
+
+def allows_action(actions: Iterable[str], not_actions: Iterable[str], action: str) -> bool:
+    """True when a role's ``actions`` (wildcards allowed) grant ``action`` and no
+    ``notActions`` entry takes it away (ARM matching is case-insensitive)."""
+    low = action.lower()
+
+    def hit(patterns: Iterable[str]) -> bool:
+        return any(fnmatch.fnmatchcase(low, p.lower()) for p in patterns)
+
+    return hit(actions) and not hit(not_actions)
+
+
+def token_object_id(token: str) -> str:
+    """The ``oid`` claim of a JWT access token (read, not verified: it is our own token)."""
+    try:
+        payload = token.split(".")[1]
+        payload += "=" * (-len(payload) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
+    except (IndexError, ValueError, binascii.Error, UnicodeError):
+        return ""
+    return str(claims.get("oid", "")) if isinstance(claims, dict) else ""
 
 
 def role_definition_id(subscription_id: str, role: str) -> str:
@@ -156,7 +200,8 @@ class ProtectionService:
         self,
         vault_id: ResourceId,
         *,
-        location: str,
+        body: Mapping[str, Any] | None = None,
+        location: str = "",
         redundancy: str = "LocallyRedundant",
         cross_region_restore: bool = False,
         soft_delete: str = "On",
@@ -164,25 +209,36 @@ class ProtectionService:
         tags: Mapping[str, str] | None = None,
         continuation_token: str | None = None,
     ) -> Lro[Vault]:
-        """Create a backup vault with a system-assigned identity (long-running)."""
-        properties: dict[str, Any] = {
-            "storageSettings": [{"datastoreType": "VaultStore", "type": redundancy}],
-            "securitySettings": {
-                "softDeleteSettings": {
-                    "state": soft_delete,
-                    "retentionDurationInDays": soft_delete_days,
-                }
-            },
-        }
-        if cross_region_restore:
-            properties["featureSettings"] = {"crossRegionRestoreSettings": {"state": "Enabled"}}
-        body: dict[str, Any] = {
-            "location": location,
-            "identity": {"type": "SystemAssigned"},
-            "properties": properties,
-        }
-        if tags:
-            body["tags"] = dict(tags)
+        """Create a backup vault with a system-assigned identity (long-running).
+
+        ``body`` is the full PUT body from ``domain.vault_rules.build_vault_body`` (immutability,
+        cross-subscription restore and every other setting of a ``VaultDraft``); without it
+        the body is built from the keyword arguments.
+        """
+        if body is None:
+            if not location and continuation_token is None:
+                raise ValueError("begin_create_vault needs a body or a location")
+            properties: dict[str, Any] = {
+                "storageSettings": [{"datastoreType": "VaultStore", "type": redundancy}],
+                "securitySettings": {
+                    "softDeleteSettings": {
+                        "state": soft_delete,
+                        "retentionDurationInDays": soft_delete_days,
+                    }
+                },
+            }
+            if cross_region_restore:
+                properties["featureSettings"] = {"crossRegionRestoreSettings": {"state": "Enabled"}}
+            put: dict[str, Any] = {
+                "location": location,
+                "identity": {"type": "SystemAssigned"},
+                "properties": properties,
+            }
+            if tags:
+                put["tags"] = dict(tags)
+        else:
+            put = json.loads(json.dumps(dict(body)))  # a deep, plain copy
+            put.setdefault("identity", {"type": "SystemAssigned"})
         client: Any = self._factory.dataprotection(vault_id.subscription_id)
         return self._begin(
             "create the backup vault",
@@ -190,7 +246,7 @@ class ProtectionService:
             lambda: client.backup_vaults.begin_create_or_update(
                 vault_id.resource_group,
                 vault_id.name,
-                body,
+                put,
                 continuation_token=continuation_token,
             ),
             convert.vault,
@@ -209,6 +265,20 @@ class ProtectionService:
             ),
         )
         return convert.policy(raw)
+
+    def delete_policy(self, policy_id: ResourceId) -> None:
+        """Delete a backup policy (synchronous). Azure refuses a policy still in use."""
+        vault_id = policy_id.parent
+        if vault_id is None:
+            raise ValueError(f"not a backup policy id: {policy_id}")
+        client: Any = self._factory.dataprotection(vault_id.subscription_id)
+        self._write(
+            "delete the backup policy",
+            str(policy_id),
+            lambda: client.backup_policies.delete(
+                vault_id.resource_group, vault_id.name, policy_id.name
+            ),
+        )
 
     # -- role assignments ------------------------------------------------------------------
 
@@ -229,6 +299,42 @@ class ProtectionService:
             if a.principal_id.lower() == principal_id.lower()
             and (not a.scope or is_scope_within(scope, a.scope))
         ]
+
+    def signed_in_object_id(self, subscription_id: str) -> str:
+        """The object id of the signed-in principal (user or app) in the subscription's tenant."""
+        credential = self._factory.credential_for(subscription_id)
+        with azure_call("read the signed-in identity"):
+            token = credential.get_token(self._factory.cloud.credential_scope).token
+        return token_object_id(token)
+
+    def can_assign_roles(self, scope: str) -> bool:
+        """True when the signed-in principal may write role assignments at ``scope``.
+
+        Its assignments at ``scope`` (inherited ones included) are listed; Owner, User Access
+        Administrator and Role Based Access Control Administrator answer at once, any other
+        role counts when its definition allows ``roleAssignments/write``.
+        """
+        sub = ResourceId.parse(scope).subscription_id
+        principal = self.signed_in_object_id(sub)
+        if not principal:
+            return False
+        assignments = self.list_role_assignments(principal, scope)
+        if any(a.role_guid in ROLE_ADMIN_GUIDS for a in assignments):
+            return True
+        client: Any = self._factory.authorization(sub)
+        for definition_id in {a.role_definition_id for a in assignments}:
+            with azure_call("read a role definition"):
+                raw = convert.as_dict(client.role_definitions.get_by_id(definition_id))
+            props = convert.get(raw, "properties", default={}) or {}
+            name = str(props.get("roleName") or "").lower()
+            if name in ROLE_ADMIN_NAMES:
+                return True
+            for perm in props.get("permissions") or []:
+                if allows_action(
+                    perm.get("actions") or [], perm.get("notActions") or [], ROLE_ASSIGNMENTS_WRITE
+                ):
+                    return True
+        return False
 
     def create_role_assignment(
         self,
@@ -326,6 +432,14 @@ class ProtectionService:
             convert.backup_instance,
             resumed=continuation_token is not None,
         )
+
+    def get_backup_instance(self, instance_id: ResourceId) -> BackupInstance:
+        """Read one backup instance (its protection state, policy and errors)."""
+        sub, rg, vault, name = convert.instance_parts(instance_id)
+        client: Any = self._factory.dataprotection(sub)
+        with azure_call("read the backup instance"):
+            raw = client.backup_instances.get(rg, vault, name)
+        return convert.backup_instance(raw)
 
     def begin_adhoc_backup(
         self,

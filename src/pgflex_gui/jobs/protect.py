@@ -77,6 +77,9 @@ DATAPROTECTION = "Microsoft.DataProtection"
 PERMISSION_CODES = frozenset(
     {"usererrormissingrequiredpermissions", "authorizationfailed", "usererrormsimissingpermissions"}
 )
+_NOT_FOUND_CODES = frozenset(
+    {"resourcenotfound", "notfound", "usererrorresourcenotfound", "backupinstancenotfound"}
+)
 _FAILED_STATES = {
     ProtectionState.CONFIGURING_PROTECTION_FAILED,
     ProtectionState.PROTECTION_ERROR,
@@ -293,15 +296,19 @@ class ProtectJob:
                 pending.remove(instance.id)
                 ctx.journal.checkpoint("configured", [str(i.id) for i in configured])
         except BaseException as exc:
-            self._undo(ctx, pending, created_policy=created_policy, keep_policy=bool(configured))
-            if isinstance(exc, AppError) and created_vault:
+            undone = self._undo(
+                ctx, pending, created_policy=created_policy, keep_policy=bool(configured)
+            )
+            notes = list(undone)
+            if created_vault:
+                notes.append(
+                    f"The new vault {self.plan.vault_id.name} was kept; pick it when you try again."
+                )
+            if isinstance(exc, AppError) and notes:
                 raise AppError(
                     fault=exc.fault,
                     summary=exc.summary,
-                    remedy=(
-                        f"{exc.remedy} The new vault {self.plan.vault_id.name} was kept; "
-                        "pick it when you try again."
-                    ).strip(),
+                    remedy=" ".join([exc.remedy, *notes]).strip(),
                     retryable=exc.retryable,
                     azure_code=exc.azure_code,
                     request_id=exc.request_id,
@@ -457,20 +464,33 @@ class ProtectJob:
         *,
         created_policy: bool,
         keep_policy: bool,
-    ) -> None:
-        """Best effort: delete what this run created and nothing else uses."""
+    ) -> list[str]:
+        """Best effort: delete what this run created and nothing else uses.
+
+        Returns sentences for the error's remedy (what was removed, what is left over).
+        """
+        notes: list[str] = []
+        instance_left = False
         for instance_id in pending:
             try:
                 self._svc.delete_backup_instance(instance_id)
                 ctx.journal.checkpoint("undone_instance", str(instance_id))
             except AppError as exc:
+                if (exc.azure_code or "").lower() in _NOT_FOUND_CODES:
+                    continue  # never created
+                instance_left = True
                 log.warning("Could not delete backup instance %s: %s", instance_id, exc.summary)
-        if created_policy and not keep_policy:
+                notes.append(f"Backup instance {instance_id.name} could not be removed.")
+        if created_policy and not keep_policy and not instance_left:
+            name = self.plan.policy_id.name
             try:
                 self._svc.delete_policy(self.plan.policy_id)
                 ctx.journal.checkpoint("undone_policy", str(self.plan.policy_id))
+                notes.append(f"The new policy {name} was removed again; nothing was left behind.")
             except AppError as exc:
                 log.warning("Could not delete policy %s: %s", self.plan.policy_id, exc.summary)
+                notes.append(f"The unused policy {name} could not be removed; delete it later.")
+        return notes
 
 
 class AdhocBackupJob:
@@ -522,6 +542,13 @@ class ServicePort:
         """Use ``ctx`` for cancel checks and journaling continuation tokens."""
         self._ctx = ctx
 
+    def _token(self, key: str) -> str | None:
+        """A continuation token journaled by an earlier run of this job, if any."""
+        if self._ctx is None:
+            return None
+        token = self._ctx.journal.get(f"lro.{key}")
+        return token if isinstance(token, str) and token else None
+
     def _wait(self, key: str, lro: Any) -> Any:
         if self._ctx is not None:
             self._ctx.journal.checkpoint(f"lro.{key}", lro.continuation_token())
@@ -531,42 +558,16 @@ class ServicePort:
         return lro.result(timeout=0)
 
     def create_vault(self, vault_id: ResourceId, body: Mapping[str, Any]) -> Vault:
-        props = body["properties"]
-        security = props["securitySettings"]
-        features = props.get("featureSettings", {})
-        immutability = security.get("immutabilitySettings", {}).get("state", "Disabled")
-        csr = features.get("crossSubscriptionRestoreSettings", {}).get("state", "Enabled")
-        if immutability != "Disabled" or csr != "Enabled":
-            raise AppError(
-                fault=Fault.APP,
-                summary="This version can't yet create a vault with immutability or with "
-                "cross-subscription restore turned off.",
-                remedy="Create the vault with default settings and change them in the portal.",
-            )
-        crr = features.get("crossRegionRestoreSettings", {}).get("state") == "Enabled"
-        lro = self._svc.begin_create_vault(
-            vault_id,
-            location=body["location"],
-            redundancy=props["storageSettings"][0]["type"],
-            cross_region_restore=crr,
-            soft_delete=security["softDeleteSettings"]["state"],
-            soft_delete_days=security["softDeleteSettings"]["retentionDurationInDays"],
-            tags=body.get("tags"),
-        )
+        """Create the vault from the full draft body (immutability, CSR, soft delete, …)."""
+        token = self._token("create_vault")
+        lro = self._svc.begin_create_vault(vault_id, body=body, continuation_token=token)
         return self._wait("create_vault", lro)  # type: ignore[no-any-return]
 
     def create_policy(self, vault_id: ResourceId, name: str, body: Mapping[str, Any]) -> PolicyInfo:
         return self._svc.create_policy(vault_id, name, body)  # type: ignore[no-any-return]
 
     def delete_policy(self, policy_id: ResourceId) -> None:
-        delete = getattr(self._svc, "delete_policy", None)
-        if delete is None:
-            raise AppError(
-                fault=Fault.APP,
-                summary=f"Policy {policy_id.name} could not be removed (not supported yet).",
-                remedy="Delete the unused policy in the Azure portal.",
-            )
-        delete(policy_id)
+        self._svc.delete_policy(policy_id)
 
     def list_role_assignments(self, principal_id: str, scope: str) -> list[RoleAssignment]:
         return self._svc.list_role_assignments(principal_id, scope)  # type: ignore[no-any-return]
@@ -588,11 +589,11 @@ class ServicePort:
         return self._wait(f"create_instance.{name}", lro)  # type: ignore[no-any-return]
 
     def get_backup_instance(self, instance_id: ResourceId) -> BackupInstance:
-        vault_id = instance_id.parent or instance_id
-        for bi in self._inventory.list_backup_instances(vault_id):
-            if bi.id.same_as(instance_id):
-                return bi  # type: ignore[no-any-return]
-        raise AppError(fault=Fault.AZURE, summary=f"Backup instance {instance_id.name} vanished.")
+        return self._svc.get_backup_instance(instance_id)  # type: ignore[no-any-return]
+
+    def can_assign_roles(self, scope: str) -> bool:
+        """Whether the signed-in principal may write role assignments at ``scope``."""
+        return bool(self._svc.can_assign_roles(scope))
 
     def delete_backup_instance(self, instance_id: ResourceId) -> None:
         self._wait("delete_instance", self._svc.begin_delete_instance(instance_id))

@@ -1,9 +1,12 @@
-"""The tree's workflow actions: Configure backup…, Backup now and Restore….
+"""The tree's workflow actions: Configure backup…, Backup now, Restore…, and managing a
+protected server: Change policy…, Stop protection…, Resume protection, Delete backup instance….
 
 Each handler receives the tree node the DBA acted on, takes the services of the current
 session (they change on sign-in and sign-out, so they are asked for, never cached) and opens
 the matching wizard, or submits a job to the runner. No business rule lives here: the wizards'
-flows and the jobs hold them.
+flows and the jobs hold them (the confirmation texts too: ``jobs.manage``). Reads needed before
+a dialog (the vault's settings, its policies) run as tasks; after a manage job finishes, the
+node's parent is refreshed in the tree.
 """
 
 from __future__ import annotations
@@ -17,7 +20,19 @@ from PySide6.QtWidgets import QInputDialog, QWidget
 
 from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.domain.ids import ResourceId
-from pgflex_gui.domain.models import BackupInstance, FlexServer
+from pgflex_gui.domain.models import BackupInstance, FlexServer, PolicyInfo, Vault
+from pgflex_gui.jobs.manage import (
+    ChangePolicyJob,
+    Confirmation,
+    DeleteInstanceJob,
+    ResumeProtectionJob,
+    StopMode,
+    StopProtectionJob,
+    delete_confirmation,
+    stop_confirmation,
+)
+from pgflex_gui.ui.dialogs.confirm import confirm, confirm_choice
+from pgflex_gui.ui.panels.jobs import RunnerBridge
 from pgflex_gui.ui.tree.nodes import NodeKind, ResourceNode
 from pgflex_gui.ui.tree.view import NodeAction
 
@@ -71,8 +86,48 @@ def instance_of(node: ResourceNode | None) -> ResourceId | None:
     return None
 
 
+def server_label(node: ResourceNode | None) -> str:
+    """The server's name for dialogs: the server node's, or the instance's data source."""
+    if node is None:
+        return ""
+    if isinstance(node.ref, FlexServer):
+        return node.ref.name
+    if isinstance(node.ref, BackupInstance):
+        return node.ref.friendly_name or node.ref.datasource_id.name
+    return node.label
+
+
+def find_vault(inventory: Any, vault_id: ResourceId) -> Vault:
+    """The vault's settings (soft delete, immutability) for the confirmation (worker thread)."""
+    get_vault = getattr(inventory, "get_vault", None)
+    if get_vault is not None:
+        return get_vault(vault_id)  # type: ignore[no-any-return]
+    for page in inventory.iter_vaults(vault_id.subscription_id):
+        for vault in page:
+            if vault.id.same_as(vault_id):
+                return vault  # type: ignore[no-any-return]
+    raise AppError(Fault.AZURE, f"Vault {vault_id.name} was not found.", remedy="Refresh the tree.")
+
+
+def _ask_policy(parent: QWidget | None, names: list[str], current: str) -> str | None:
+    choice, ok = QInputDialog.getItem(
+        parent,
+        "Change policy",
+        f"Back up with this policy from now on (now: {current or 'unknown'}):",
+        names,
+        0,
+        False,
+    )
+    return str(choice) if ok and choice else None
+
+
 class WorkflowActions:
-    """Handlers for the tree's workflow actions, keyed as ``MainWindow(handlers=…)`` expects."""
+    """Handlers for the tree's workflow actions, keyed as ``MainWindow(handlers=…)`` expects.
+
+    ``refresh(node)`` reloads a tree node after a manage job; ``show_error(exc)`` places a
+    background failure. Both default to the parent window's ``model`` and ``presenter``. The
+    dialogs (``ask_policy``, ``ask_stop``, ``ask_confirm``) are attributes so tests replace them.
+    """
 
     def __init__(
         self,
@@ -81,18 +136,37 @@ class WorkflowActions:
         runner: Any,
         tasks: Any,
         parent: Callable[[], QWidget | None],
+        refresh: Callable[[ResourceNode], None] | None = None,
+        show_error: Callable[[AppError], None] | None = None,
     ) -> None:
         self._services = services
         self._runner = runner
         self._tasks = tasks
         self._parent = parent
+        self._refresh = refresh
+        self._show_error = show_error
         self._open: list[QWidget] = []  # keep non-modal wizards alive
+        self._watched: dict[str, ResourceNode] = {}  # manage job id -> node to refresh
+        self.ask_policy: Callable[[QWidget | None, list[str], str], str | None] = _ask_policy
+        self.ask_stop: Callable[
+            [QWidget | None, list[tuple[str, str, Confirmation]]], str | None
+        ] = confirm_choice
+        self.ask_confirm: Callable[[QWidget | None, Confirmation], bool] = confirm
+        self._bridge: RunnerBridge | None = None
+        if hasattr(runner, "subscribe"):
+            self._bridge = RunnerBridge()
+            self._bridge.attach(runner)
+            self._bridge.finished.connect(self._on_bridge_finished)
 
     def handlers(self) -> dict[str, Callable[[Any], None]]:
         return {
             NodeAction.CONFIGURE_BACKUP.value: self.configure_backup,
             NodeAction.BACKUP_NOW.value: self.backup_now,
             NodeAction.RESTORE.value: self.restore,
+            NodeAction.CHANGE_POLICY.value: self.change_policy,
+            NodeAction.STOP_PROTECTION.value: self.stop_protection,
+            NodeAction.RESUME_PROTECTION.value: self.resume_protection,
+            NodeAction.DELETE_INSTANCE.value: self.delete_instance,
         }
 
     def _require(self) -> WorkflowServices:
@@ -123,6 +197,7 @@ class WorkflowActions:
             protection=services.protection,
             runner=self._runner,
             tasks=self._tasks,
+            keystore=services.keystore,
         )
         self._keep(wizard)
 
@@ -169,3 +244,137 @@ class WorkflowActions:
             keystore=services.keystore,
         )
         self._keep(wizard)
+
+    # -- manage a protected server ----------------------------------------------------------
+    def _instance_or_fail(self, node: ResourceNode | None) -> ResourceId:
+        instance = instance_of(node)
+        if instance is None or instance.parent is None:
+            raise AppError(
+                Fault.USER,
+                "This server is not protected, so there is no backup instance to manage.",
+                remedy="Use Configure backup… first, or refresh the tree.",
+            )
+        return instance
+
+    def _report(self, exc: AppError) -> None:
+        if self._show_error is not None:
+            self._show_error(exc)
+            return
+        presenter = getattr(self._parent(), "presenter", None)
+        if presenter is not None:
+            presenter.show_error(exc)
+        else:
+            log.warning("Workflow action failed: %s", exc.summary)
+
+    def _submit(self, job: Any, node: ResourceNode | None) -> str:
+        handle = self._runner.submit(job, "arm-write")
+        if node is not None:
+            self._watched[handle.id] = node
+        return str(handle.id)
+
+    def _on_bridge_finished(
+        self, job_id: str, _result: object, _error: object, _cancelled: bool
+    ) -> None:
+        node = self._watched.pop(job_id, None)
+        if node is None:
+            return
+        target = node.parent or node
+        if self._refresh is not None:
+            self._refresh(target)
+            return
+        model = getattr(self._parent(), "model", None)
+        if model is not None and hasattr(model, "index_of"):
+            model.refresh(model.index_of(target))
+
+    def change_policy(self, node: ResourceNode | None) -> None:
+        """List the vault's PG-flex policies, let the DBA pick one, then change it as a job."""
+        instance = self._instance_or_fail(node)
+        services = self._require()
+        vault_id = instance.parent
+        assert vault_id is not None
+        current = ""
+        if node is not None and isinstance(node.ref, BackupInstance) and node.ref.policy_id:
+            current = node.ref.policy_id.name
+        elif node is not None and node.protection is not None:
+            current = node.protection.policy_name
+
+        def chosen(policies: list[PolicyInfo]) -> None:
+            others = [p for p in policies if p.is_pg_flex and p.name.lower() != current.lower()]
+            if not others:
+                self._report(
+                    AppError(
+                        Fault.USER,
+                        f"Vault {vault_id.name} has no other PostgreSQL flexible server policy.",
+                        remedy="Create one with Configure backup…, then change the policy.",
+                    )
+                )
+                return
+            name = self.ask_policy(self._parent(), [p.name for p in others], current)
+            picked = next((p for p in others if p.name == name), None)
+            if picked is None:
+                return
+            job = ChangePolicyJob(
+                services.protection, instance, picked.id, label=server_label(node)
+            )
+            self._submit(job, node)
+
+        self._tasks.task(services.inventory.list_policies, vault_id).keyed(
+            ("change-policy", str(instance).lower())
+        ).on_success(chosen).on_failure(self._report).start()
+
+    def _with_vault(self, node: ResourceNode | None, then: Callable[[Vault], None]) -> ResourceId:
+        instance = self._instance_or_fail(node)
+        services = self._require()
+        vault_id = instance.parent
+        assert vault_id is not None
+        self._tasks.task(find_vault, services.inventory, vault_id).keyed(
+            ("manage-vault", str(instance).lower())
+        ).on_success(then).on_failure(self._report).start()
+        return instance
+
+    def stop_protection(self, node: ResourceNode | None) -> None:
+        """Confirm (retain data or delete data), then stop protection as a job."""
+        services = self._require()
+        label = server_label(node)
+        instance = self._instance_or_fail(node)
+
+        def ask(vault: Vault) -> None:
+            choices = [
+                (
+                    StopMode.RETAIN_DATA.value,
+                    "Retain data",
+                    stop_confirmation(label, vault, StopMode.RETAIN_DATA),
+                ),
+                (
+                    StopMode.DELETE_DATA.value,
+                    "Delete data",
+                    stop_confirmation(label, vault, StopMode.DELETE_DATA),
+                ),
+            ]
+            key = self.ask_stop(self._parent(), choices)
+            if key is None:
+                return
+            job = StopProtectionJob(services.protection, instance, mode=StopMode(key), label=label)
+            self._submit(job, node)
+
+        self._with_vault(node, ask)
+
+    def resume_protection(self, node: ResourceNode | None) -> None:
+        """Resume protection of a stopped instance as a job (nothing to confirm)."""
+        instance = self._instance_or_fail(node)
+        services = self._require()
+        job = ResumeProtectionJob(services.protection, instance, label=server_label(node))
+        self._submit(job, node)
+
+    def delete_instance(self, node: ResourceNode | None) -> None:
+        """Confirm (soft delete and immutability explained), then delete as a job."""
+        services = self._require()
+        label = server_label(node)
+        instance = self._instance_or_fail(node)
+
+        def ask(vault: Vault) -> None:
+            if not self.ask_confirm(self._parent(), delete_confirmation(label, vault)):
+                return
+            self._submit(DeleteInstanceJob(services.protection, instance, label=label), node)
+
+        self._with_vault(node, ask)

@@ -15,8 +15,9 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import QHeaderView, QMenu, QTreeView, QWidget
 
+from pgflex_gui.domain.models import BackupInstance, ProtectionState
 from pgflex_gui.ui.tree.model import Column, ResourceTreeModel, Roles
-from pgflex_gui.ui.tree.nodes import NodeKind, ResourceNode
+from pgflex_gui.ui.tree.nodes import NodeKind, ProtectionStatus, ResourceNode
 
 __all__ = ["NodeAction", "QuickFilter", "ResourceFilterProxyModel", "ResourceTreeView"]
 
@@ -33,6 +34,10 @@ class NodeAction(StrEnum):
     CONFIGURE_BACKUP = "configure-backup"
     BACKUP_NOW = "backup-now"
     RESTORE = "restore"
+    CHANGE_POLICY = "change-policy"
+    STOP_PROTECTION = "stop-protection"
+    RESUME_PROTECTION = "resume-protection"
+    DELETE_INSTANCE = "delete-instance"
     REFRESH = "refresh"
     RETRY = "retry"
     OPEN_PORTAL = "open-portal"
@@ -83,6 +88,32 @@ class ResourceFilterProxyModel(QSortFilterProxyModel):
             return True
         except Exception:  # noqa: BLE001 - a filter must never raise into Qt
             return True
+
+
+_STOPPED = frozenset(
+    {
+        ProtectionState.PROTECTION_STOPPED,
+        ProtectionState.BACKUP_SCHEDULES_SUSPENDED,
+        ProtectionState.RETENTION_SCHEDULES_SUSPENDED,
+    }
+)
+
+
+def _manage_items(node: ResourceNode) -> list[tuple[NodeAction, str]]:
+    """Change policy, stop or resume, delete: for a protected server or a backup instance."""
+    if isinstance(node.ref, BackupInstance):
+        stopped = node.ref.protection_state in _STOPPED
+    elif node.protection is not None and node.protection.instance_id:
+        stopped = node.protection.status is ProtectionStatus.SUSPENDED
+    else:
+        return []
+    items = [(NodeAction.CHANGE_POLICY, "Change policy…")]
+    if stopped:
+        items.append((NodeAction.RESUME_PROTECTION, "Resume protection"))
+    else:
+        items.append((NodeAction.STOP_PROTECTION, "Stop protection…"))
+    items.append((NodeAction.DELETE_INSTANCE, "Delete backup instance…"))
+    return items
 
 
 class ResourceTreeView(QTreeView):
@@ -139,8 +170,10 @@ class ResourceTreeView(QTreeView):
                 (NodeAction.BACKUP_NOW, "Backup now"),
                 (NodeAction.RESTORE, "Restore…"),
             ]
+            items += _manage_items(node)
         elif node.kind is NodeKind.BACKUP_INSTANCE:
             items += [(NodeAction.BACKUP_NOW, "Backup now"), (NodeAction.RESTORE, "Restore…")]
+            items += _manage_items(node)
         elif node.kind is NodeKind.RECOVERY_POINT:
             items.append((NodeAction.RESTORE, "Restore…"))
         elif node.kind is NodeKind.VAULT:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
 from enum import IntEnum, StrEnum
@@ -160,6 +160,9 @@ class PolicyFlow:
         self.instances: tuple[tuple[BackupInstance, str], ...] | None = None
         self.instances_error: AppError | None = None
         self.databases: dict[str, tuple[tuple[str, str], ...]] = {}
+        self.databases_errors: dict[str, AppError] = {}
+        self.caller_can_grant: dict[GrantScope, bool] | None = None
+        self.caller_rights_error: AppError | None = None
         self.assignments: tuple[RoleAssignment, ...] | None = None
         self.assignments_error: AppError | None = None
         self.grant: GrantScope | None = None
@@ -445,7 +448,14 @@ class PolicyFlow:
 
     def set_databases(self, server_id: ResourceId, databases: Iterable[tuple[str, str]]) -> None:
         """``(name, owner)`` of a server's databases, when the DBA gave credentials."""
-        self.databases[str(server_id).lower()] = tuple(databases)
+        key = str(server_id).lower()
+        self.databases[key] = tuple(databases)
+        self.databases_errors.pop(key, None)
+        self._changed()
+
+    def set_databases_failed(self, server_id: ResourceId, exc: AppError) -> None:
+        """Listing a server's databases with the DBA's credentials failed."""
+        self.databases_errors[str(server_id).lower()] = exc
         self._changed()
 
     def preflight(self) -> list[tuple[FlexServer, list[Issue]]]:
@@ -500,6 +510,25 @@ class PolicyFlow:
         if vault is None or self.assignments is None:
             return None
         return missing_roles(self.requirements(), self.assignments, vault.principal_id)
+
+    def set_caller_rights(self, rights: Mapping[GrantScope, bool]) -> None:
+        """Whether the signed-in account may assign roles, per grant scope."""
+        self.caller_can_grant = dict(rights)
+        self.caller_rights_error = None
+        if self.grant is not None and not self.caller_can_grant.get(self.grant, True):
+            self.grant = None
+        self._changed()
+
+    def set_caller_rights_failed(self, exc: AppError) -> None:
+        """Checking the signed-in account's rights failed (Grant stays offered)."""
+        self.caller_rights_error = exc
+        self._changed()
+
+    def can_offer_grant(self, scope: GrantScope) -> bool | None:
+        """True/False once the caller's rights at ``scope`` are known; None while unknown."""
+        if self.caller_can_grant is None:
+            return None
+        return self.caller_can_grant.get(scope)
 
     def set_grant(self, scope: GrantScope | None) -> None:
         """Grant missing roles at commit (at ``scope``), or None to leave it to an admin."""
@@ -651,12 +680,40 @@ class PolicyFlow:
                     "Azure will refuse a server that is already protected when you commit.",
                 )
             )
+        for server in self.servers:
+            err = self.databases_errors.get(str(server.id).lower())
+            if err is not None:
+                found.append(
+                    warning(
+                        "server.databases",
+                        f"Could not list the databases of {server.name}: {err.summary}",
+                        err.remedy or "Check the host, login and password, then try again.",
+                    )
+                )
         for _server, issues in self.preflight():
             found += issues
         return found
 
     def _permission_issues(self) -> list[Issue]:
         found: list[Issue] = []
+        if self.grant is not None and self.can_offer_grant(self.grant) is False:
+            found.append(
+                error(
+                    "grant",
+                    "Your account can't assign roles at this scope: that needs Owner, User "
+                    "Access Administrator or Role Based Access Control Administrator.",
+                    "Untick 'Grant', and give the ARM template or az script to an "
+                    "administrator; press Revalidate when they are done.",
+                )
+            )
+        elif self.caller_can_grant is not None and not any(self.caller_can_grant.values()):
+            found.append(
+                info(
+                    "grant",
+                    "Your account can't assign roles here, so 'Grant' is not offered. Export "
+                    "the ARM template or az script for an administrator.",
+                )
+            )
         if self.vault.mode is Choice.NEW:
             if self.grant is None:
                 found.append(

@@ -516,9 +516,14 @@ class PolicyPage(_FlowPage):
 
 
 class PreflightPage(_FlowPage):
-    """Per-server checks: Ready, not yet protected, size, CMK, network, excluded databases."""
+    """Per-server checks: Ready, not yet protected, size, CMK, network, excluded databases.
+
+    Signals:
+        databases_requested(object): the FlexServer whose databases the DBA wants listed.
+    """
 
     step = Step.PREFLIGHT
+    databases_requested = Signal(object)
 
     def __init__(self, flow: PolicyFlow, parent: QWidget | None = None) -> None:
         super().__init__(flow, parent)
@@ -527,11 +532,32 @@ class PreflightPage(_FlowPage):
         self.report = QLabel()
         self.report.setObjectName("preflight_report")
         self.report.setWordWrap(True)
+        self.db_server = QComboBox()
+        self.db_server.setObjectName("db_server")
+        for server in flow.servers:
+            self.db_server.addItem(server.name, str(server.id))
+        self.db_server.setVisible(len(flow.servers) > 1)
+        self.list_databases = QPushButton("List databases not in the backup…")
+        self.list_databases.setObjectName("list_databases")
+        self.list_databases.setToolTip(
+            "Sign in to the server with its admin login to see which databases Azure Backup "
+            "skips (those owned by azuresu or azure_pg_admin, including postgres)."
+        )
+        db_row = QHBoxLayout()
+        db_row.addWidget(self.db_server)
+        db_row.addWidget(self.list_databases)
+        db_row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.report)
+        layout.addLayout(db_row)
         layout.addWidget(self.general)
         layout.addStretch(1)
+        self.list_databases.clicked.connect(self._on_list_databases_clicked)
         self.refresh()
+
+    def _on_list_databases_clicked(self) -> None:
+        index = max(0, self.db_server.currentIndex())
+        self.databases_requested.emit(self.flow.servers[index])
 
     def refresh(self) -> None:
         parts = []
@@ -543,7 +569,11 @@ class PreflightPage(_FlowPage):
         super().refresh()
         # per-server findings are in the report; the general label keeps only the rest
         if self.flow.ready(self.step):
-            extra = [i for i in self.flow.issues(self.step) if i.field == "server.protection"]
+            extra = [
+                i
+                for i in self.flow.issues(self.step)
+                if i.field in ("server.protection", "server.databases")
+            ]
             shown = {i for _s, found in self.flow.preflight() for i in found}
             self.general.setText(issues_html(i for i in extra if i not in shown))
 
@@ -622,6 +652,20 @@ class PermissionsPage(_FlowPage):
             for col, text in enumerate((req.role_name, req.scope, status)):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         new_vault = self.flow.vault.mode is Choice.NEW
+        chosen = GrantScope(str(self.scope.currentData()))
+        offer = self.flow.can_offer_grant(chosen)
+        self.grant.setEnabled(offer is not False or self.grant.isChecked())
+        self.grant.setToolTip(
+            "Your account can't assign roles at this scope; export the template or script "
+            "for an administrator."
+            if offer is False
+            else ""
+        )
+        if offer is False and self.grant.isChecked() and self.flow.grant is None:
+            self.grant.blockSignals(True)
+            self.grant.setChecked(False)
+            self.grant.blockSignals(False)
+            self.grant.setEnabled(False)
         can_export = bool(missing) and not new_vault
         for b in (self.export_arm, self.copy_az, self.save_az):
             b.setEnabled(can_export)

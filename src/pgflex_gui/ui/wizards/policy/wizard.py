@@ -24,8 +24,10 @@ from pgflex_gui.domain.errors import AppError
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.models import BackupInstance, FlexServer, RoleAssignment, Vault
 from pgflex_gui.domain.ports import InventoryPort
+from pgflex_gui.domain.preflight import GrantScope, grant_scope
 from pgflex_gui.domain.regions import normalize_region
 from pgflex_gui.domain.retention import RetentionKind
+from pgflex_gui.jobs.manage import list_databases
 from pgflex_gui.jobs.protect import (
     AdhocBackupJob,
     ProtectionPort,
@@ -35,6 +37,8 @@ from pgflex_gui.jobs.protect import (
     ServicePort,
 )
 from pgflex_gui.jobs.runner import JobRunner
+from pgflex_gui.keystore import server_admin_key
+from pgflex_gui.ui.dialogs.db_credentials import DbCredentials, DbCredentialsDialog
 from pgflex_gui.ui.panels.jobs import RunnerBridge
 from pgflex_gui.ui.tasks import TaskManager
 from pgflex_gui.ui.wizards.policy.flow import Choice, PolicyFlow
@@ -58,6 +62,8 @@ class WizardServices:
     inventory: InventoryPort
     protection: ProtectionPort
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    keystore: Any = None  # keystore.Keystore: only when the DBA ticks "remember"
+    list_databases: Callable[..., list[tuple[str, str]]] = list_databases
 
 
 class DonePage(QWizardPage):
@@ -127,6 +133,7 @@ class PolicyWizard(QWizard):
         super().__init__(parent)
         self.setObjectName("PolicyWizard")
         self.setWindowTitle("Configure backup")
+        self.resize(960, 680)  # room for the recovery-point list and the inline issues
         self.flow = flow
         self._services = services
         self._tasks = tasks
@@ -158,9 +165,12 @@ class PolicyWizard(QWizard):
             self.addPage(page)
         self.setButtonText(QWizard.WizardButton.CommitButton, "Protect")
         self.permissions_page.revalidate_requested.connect(self._load_assignments)
+        self.preflight_page.databases_requested.connect(self._on_databases_requested)
+        self.ask_credentials: Callable[[FlexServer], DbCredentials | None] = self._ask_credentials
         self.done_page.backup_now.clicked.connect(self._on_backup_now_clicked)
         flow.subscribe(self._on_flow_changed)
         self._load_vaults()
+        self._load_caller_rights()
 
     # -- background listings ------------------------------------------------------------------
     def _load_vaults(self) -> None:
@@ -214,6 +224,44 @@ class PolicyWizard(QWizard):
         self._tasks.task(_assignments, protection, principal, scopes).keyed(key).on_success(
             lambda found: self.flow.set_assignments(principal, found)
         ).on_failure(lambda exc: self.flow.set_assignments_failed(principal, exc)).start()
+
+    def _load_caller_rights(self) -> None:
+        """Before offering "Grant": may the signed-in account assign roles at each scope?"""
+        check = getattr(self._services.protection, "can_assign_roles", None)
+        if check is None:
+            return
+        reqs = self.flow.requirements()
+        self._tasks.task(_caller_rights, check, reqs).keyed(("wizard-rights", id(self))).on_success(
+            self.flow.set_caller_rights
+        ).on_failure(self.flow.set_caller_rights_failed).start()
+
+    # -- databases not in the backup ----------------------------------------------------------
+    def _ask_credentials(self, server: FlexServer) -> DbCredentials | None:
+        dialog = DbCredentialsDialog(server, self, can_remember=self._services.keystore is not None)
+        try:
+            if dialog.exec() != DbCredentialsDialog.DialogCode.Accepted:
+                return None
+            return dialog.credentials()
+        finally:
+            dialog.deleteLater()
+
+    def _on_databases_requested(self, server: FlexServer) -> None:
+        creds = self.ask_credentials(server)
+        if creds is None:
+            return
+        server_id = server.id
+        lister = self._services.list_databases
+        self._tasks.task(lister, creds.conn, password=creds.password).keyed(
+            ("wizard-databases", id(self), str(server_id).lower())
+        ).on_success(lambda rows: self.flow.set_databases(server_id, rows)).on_failure(
+            lambda exc: self.flow.set_databases_failed(server_id, exc)
+        ).start()
+        keystore = self._services.keystore
+        if creds.remember and keystore is not None:
+            key = server_admin_key(str(server_id))
+            self._tasks.task(keystore.set, key, creds.password).on_failure(
+                lambda exc: log.warning("Could not remember the password: %s", exc.summary)
+            ).start()
 
     # -- commit -------------------------------------------------------------------------------
     def _commit(self) -> bool:
@@ -310,6 +358,21 @@ def _assignments(
     return found
 
 
+def _caller_rights(check: Callable[[str], bool], requirements: list[Any]) -> dict[GrantScope, bool]:
+    """Per grant scope: may the signed-in account assign every needed role (worker thread)?"""
+    cache: dict[str, bool] = {}
+    out: dict[GrantScope, bool] = {}
+    for choice in GrantScope:
+        ok = True
+        for req in requirements:
+            scope = grant_scope(req, choice)
+            if scope.lower() not in cache:
+                cache[scope.lower()] = bool(check(scope))
+            ok = ok and cache[scope.lower()]
+        out[choice] = ok
+    return out
+
+
 def open_policy_wizard(
     parent: QWidget | None,
     servers: list[FlexServer],
@@ -320,6 +383,7 @@ def open_policy_wizard(
     audit: Callable[..., None] | None = None,
     tasks: TaskManager | None = None,
     today: Callable[[], Any] | None = None,
+    keystore: Any = None,
 ) -> PolicyWizard:
     """Build and show the wizard (non-modal); the main window's "Configure backup…" action.
 
@@ -336,7 +400,8 @@ def open_policy_wizard(
     day = today() if today is not None else datetime.now(UTC).date()
     flow = PolicyFlow(servers, today=day)
     own_tasks = tasks or TaskManager()
-    wizard = PolicyWizard(flow, WizardServices(inventory, port), own_tasks, runner, parent)
+    services = WizardServices(inventory, port, keystore=keystore)
+    wizard = PolicyWizard(flow, services, own_tasks, runner, parent)
     if tasks is None:
         own_tasks.setParent(wizard)
         wizard.finished.connect(lambda _r: own_tasks.shutdown(wait=False))

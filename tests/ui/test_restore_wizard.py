@@ -202,3 +202,29 @@ def test_incident_mode_skips_container_page(
         wizard.button(QWizard.WizardButton.FinishButton).click()
     assert started[0].source is None
     assert started[0].container.local_dir == str(tmp_path)
+
+
+def test_a_server_node_finds_its_instance_even_when_the_vault_is_not_expanded() -> None:
+    from pgflex_gui.ui.tree.nodes import NodeKind, ProtectionStatus, ResourceNode, ServerProtection
+    from pgflex_gui.ui.wizards.restore.wizard import source_from_node
+
+    inventory = FakeInventory()
+    vault = inventory.vaults[SUB_A][0]
+    instance = inventory.instances[str(vault.id)][0]
+    server = next(
+        s
+        for s in inventory.servers[SUB_A]
+        if str(s.id).lower() == str(instance.datasource_id).lower()
+    )
+    node = ResourceNode(NodeKind.SERVER, server, server.name)
+    node.protection = ServerProtection(
+        ProtectionStatus.PROTECTED,
+        vault_name=vault.name,
+        instance_id=str(instance.id),
+        vault=vault,
+        instance=instance,
+    )
+    source = source_from_node(node)  # no vault or instance nodes anywhere in this tree
+    assert source.vault == vault
+    assert source.instance == instance
+    assert source.server == server

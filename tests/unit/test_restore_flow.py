@@ -386,3 +386,17 @@ def test_listeners_fire_on_change() -> None:
     flow.update(jobs=2)
     flow.update(jobs=2)
     assert seen == [1]
+
+
+def test_times_show_local_and_utc_once_each() -> None:
+    from datetime import timedelta, timezone
+
+    from pgflex_gui.ui.wizards.restore.flow import describe_time
+
+    when = datetime(2026, 6, 1, 12, 30, tzinfo=UTC)
+    berlin_summer = timezone(timedelta(hours=2), "CEST")
+    assert (
+        describe_time(when, local_zone=berlin_summer)
+        == "2026-06-01 14:30 CEST (2026-06-01 12:30 UTC)"
+    )
+    assert describe_time(when, local_zone=UTC) == "2026-06-01 12:30 UTC"

@@ -98,7 +98,8 @@ def restore_issues(
             )
     elif acct_region != vault_region:
         pair = paired_region(vault_region)
-        hint = f" or, with Cross Region Restore, in {pair}" if pair else ""
+        crr = vault.redundancy == "GeoRedundant" and vault.cross_region_restore
+        hint = f" or, with Cross Region Restore, in {pair}" if pair and crr else ""
         found.append(
             error(
                 "target.region",

@@ -36,7 +36,16 @@ def test_other_tenant_and_region_block() -> None:
         vault(), server(), account(location="northeurope"), cross_region=False, same_tenant=False
     )
     assert fields(found) == ["target.tenant", "target.region"]
-    assert "Cross Region Restore, in northeurope" in found[1].remedy
+    # A locally redundant vault cannot restore across regions: no such hint.
+    assert "Cross Region Restore" not in found[1].remedy
+    grs = restore_issues(
+        vault(redundancy="GeoRedundant", cross_region_restore=True),
+        server(),
+        account(location="northeurope"),
+        cross_region=False,
+        same_tenant=True,
+    )
+    assert "Cross Region Restore, in northeurope" in grs[0].remedy
     unpaired = restore_issues(
         vault(location="italynorth"),
         None,

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from pgflex_gui.domain.errors import AppError, Fault
+from pgflex_gui.domain.models import BackupInstance, Vault
 
 __all__ = [
     "CONTAINER_KINDS",
@@ -126,6 +127,8 @@ class ServerProtection:
     policy_name: str = ""
     detail: str = ""  # the service's error message or state name
     last_backup: datetime | None = None
+    vault: Vault | None = None  # where the protection scan found the instance
+    instance: BackupInstance | None = None
 
 
 _uids = itertools.count(1)

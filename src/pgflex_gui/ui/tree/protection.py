@@ -56,6 +56,8 @@ class ProtectionIndex:
             policy_name=instance.policy_id.name if instance.policy_id else "",
             detail=instance.error_message or instance.protection_state.value,
             last_backup=last_backup,
+            vault=vault,
+            instance=instance,
         )
         key = str(instance.datasource_id).lower()
         entry = _Entry(vault.id.subscription_id.lower(), protection)

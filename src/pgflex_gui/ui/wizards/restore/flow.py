@@ -18,7 +18,7 @@ import dataclasses
 import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import IntEnum, StrEnum
 from typing import Any, Protocol
 
@@ -918,8 +918,10 @@ class RestoreFlow:
         return rows
 
 
-def describe_time(when: datetime) -> str:
-    """``2025-06-01 14:30 CEST (12:30 UTC)``: local time first, then UTC."""
-    local = when.astimezone()
+def describe_time(when: datetime, *, local_zone: tzinfo | None = None) -> str:
+    """``2025-06-01 14:30 CEST (12:30 UTC)``: local time first, then UTC (once if the same)."""
+    local = when.astimezone(local_zone)
     utc = when.astimezone(UTC)
+    if local.utcoffset() == timedelta(0):
+        return f"{utc:%Y-%m-%d %H:%M} UTC"
     return f"{local:%Y-%m-%d %H:%M %Z} ({utc:%Y-%m-%d %H:%M} UTC)"

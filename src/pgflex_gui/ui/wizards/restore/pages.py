@@ -65,7 +65,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_ICONS = {Severity.ERROR: "⛔", Severity.WARNING: "⚠", Severity.INFO: "ℹ"}
+# Glyphs every bundled font has (DejaVu lacks U+26D4).
+_ICONS = {Severity.ERROR: "✖", Severity.WARNING: "⚠", Severity.INFO: "ℹ"}
 _FIX_LABELS = {
     Fix.CROSS_TENANT: "Enable cross-tenant replication",
     Fix.GRANT_ROLE: "Grant Storage Blob Data Contributor to the vault",

@@ -148,10 +148,13 @@ def source_from_node(node: Any) -> RestoreSource:
         return RestoreSource(vault, ref, server)
     if isinstance(ref, FlexServer):
         protection = getattr(node, "protection", None)
+        # The protection scan keeps the vault and instance it found, loaded in the tree or not.
+        instance = getattr(protection, "instance", None)
+        vault = getattr(protection, "vault", None)
         instance_id = getattr(protection, "instance_id", "") if protection else ""
-        instance = _find_ref(_root(node), BackupInstance, instance_id) if instance_id else None
-        vault = None
-        if isinstance(instance, BackupInstance):
+        if instance is None and instance_id:
+            instance = _find_ref(_root(node), BackupInstance, instance_id)
+        if vault is None and isinstance(instance, BackupInstance):
             vault = _find_ref(_root(node), Vault, str(instance.vault_id))
         return RestoreSource(vault, instance, ref)
     return RestoreSource()

@@ -571,18 +571,21 @@ def register(arm: ArmService) -> None:
             except Exception as exc:  # noqa: BLE001 - keep the service alive, surface it on the job
                 status = "Failed"
                 errors = [{"code": "InternalError", "message": str(exc)}]
+            try:
+                with state.lock:
+                    props = job["properties"]
+                    props["status"] = status
+                    props["errorDetails"] = errors
+                    props["endTime"] = now_iso()
+                    props["duration"] = f"PT{time.monotonic() - began:.2f}S"
+                    for task in props["extendedInfo"].get("subTasks", []):
+                        task["taskStatus"] = "Completed" if status == "Completed" else "Failed"
+                    state.save()
             finally:
+                # Only a job whose end is recorded frees the instance for the next operation.
                 if bi is not None and lock_bi:
-                    arm.busy.pop(norm(bi["id"]), None)
-            with state.lock:
-                props = job["properties"]
-                props["status"] = status
-                props["errorDetails"] = errors
-                props["endTime"] = now_iso()
-                props["duration"] = f"PT{time.monotonic() - began:.2f}S"
-                for task in props["extendedInfo"].get("subTasks", []):
-                    task["taskStatus"] = "Completed" if status == "Completed" else "Failed"
-                state.save()
+                    with arm.busy_lock:
+                        arm.busy.pop(norm(bi["id"]), None)
 
         arm.spawn(go, f"job-{job_id[:8]}")
         return job

@@ -15,15 +15,15 @@ import fnmatch
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError
 
 from pgflex_gui.azure import convert
-from pgflex_gui.azure.clients import ClientFactory, Lro
+from pgflex_gui.azure.clients import Lro
 from pgflex_gui.azure.errors import azure_call, error_info, logged
-from pgflex_gui.domain.errors import AppError
+from pgflex_gui.azure.service import AuditedService
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.models import (
     PG_FLEX_DATASOURCE_TYPE,
@@ -47,7 +47,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Audit = Callable[..., None]
 
 # Read-only backup instance fields that a PUT must not echo back.
 _BI_READ_ONLY = (
@@ -142,57 +141,10 @@ def _wrap(body: Mapping[str, Any]) -> dict[str, Any]:
     return dict(body) if isinstance(body.get("properties"), Mapping) else {"properties": body}
 
 
-class ProtectionService:
+class ProtectionService(AuditedService):
     """Vault, policy, role and backup-instance writes. Methods block and raise ``AppError``."""
 
-    def __init__(self, factory: ClientFactory, audit: Audit | None = None) -> None:
-        self._factory = factory
-        self._audit = audit
-
     # -- audit helpers ---------------------------------------------------------------------
-
-    def _record(self, what: str, target: str, result: str) -> None:
-        if self._audit is None:
-            return
-        try:
-            self._audit(what=what, target=target, result=result)
-        except Exception:
-            log.exception("Audit callback failed for %s on %s", what, target)
-
-    def _write(self, what: str, target: str, call: Callable[[], Any]) -> Any:
-        """Run a synchronous write inside azure_call and audit its outcome."""
-        try:
-            with azure_call(what):
-                value = call()
-        except AppError as err:
-            self._record(what, target, f"failed: {err.azure_code or err.summary}")
-            raise
-        self._record(what, target, "succeeded")
-        return value
-
-    def _begin(
-        self,
-        what: str,
-        target: str,
-        start: Callable[[], Any],
-        convert_result: Callable[[Any], Any],
-        *,
-        resumed: bool,
-    ) -> Lro[Any]:
-        try:
-            with azure_call(what):
-                poller = start()
-        except AppError as err:
-            self._record(what, target, f"failed: {err.azure_code or err.summary}")
-            raise
-        if not resumed:
-            self._record(what, target, "started")
-        return Lro(
-            poller,
-            what=what,
-            convert=convert_result,
-            on_finish=lambda result: self._record(what, target, result),
-        )
 
     # -- vaults and policies ---------------------------------------------------------------
 

@@ -9,14 +9,15 @@ result is the **full ARM id** of the restore job.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from pgflex_gui.azure import convert
-from pgflex_gui.azure.clients import ClientFactory, Lro
+from pgflex_gui.azure.clients import Lro
 from pgflex_gui.azure.errors import azure_call
 from pgflex_gui.azure.inventory import recovery_point_filter
+from pgflex_gui.azure.service import AuditedService
 from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.models import BackupJob, RecoveryPoint
@@ -24,8 +25,6 @@ from pgflex_gui.domain.models import BackupJob, RecoveryPoint
 __all__ = ["RestoreService", "job_arm_id"]
 
 log = logging.getLogger(__name__)
-
-Audit = Callable[..., None]
 
 
 def job_arm_id(vault_id: ResourceId, job_id: str) -> ResourceId:
@@ -35,46 +34,8 @@ def job_arm_id(vault_id: ResourceId, job_id: str) -> ResourceId:
     return vault_id.child("backupJobs", job_id)
 
 
-class RestoreService:
+class RestoreService(AuditedService):
     """Restore writes and job reads. Methods block and raise ``AppError``."""
-
-    def __init__(self, factory: ClientFactory, audit: Audit | None = None) -> None:
-        self._factory = factory
-        self._audit = audit
-
-    def _record(self, what: str, target: str, result: str) -> None:
-        if self._audit is None:
-            return
-        try:
-            self._audit(what=what, target=target, result=result)
-        except Exception:
-            log.exception("Audit callback failed for %s on %s", what, target)
-
-    def _begin(
-        self,
-        what: str,
-        target: str,
-        start: Callable[[], Any],
-        convert_result: Callable[[Any], Any],
-        *,
-        resumed: bool,
-        audited: bool = True,
-    ) -> Lro[Any]:
-        try:
-            with azure_call(what):
-                poller = start()
-        except AppError as err:
-            if audited:
-                self._record(what, target, f"failed: {err.azure_code or err.summary}")
-            raise
-        if audited and not resumed:
-            self._record(what, target, "started")
-        return Lro(
-            poller,
-            what=what,
-            convert=convert_result,
-            on_finish=(lambda result: self._record(what, target, result)) if audited else None,
-        )
 
     # -- checks ----------------------------------------------------------------------------
 

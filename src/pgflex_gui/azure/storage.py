@@ -8,13 +8,12 @@ the trusted-services bypass), and a container (azure-facts §5).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pgflex_gui.azure import convert
-from pgflex_gui.azure.clients import ClientFactory
 from pgflex_gui.azure.errors import azure_call
-from pgflex_gui.domain.errors import AppError
+from pgflex_gui.azure.service import AuditedService
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.models import BlobContainer, StorageAccount
 
@@ -22,33 +21,9 @@ __all__ = ["StorageService"]
 
 log = logging.getLogger(__name__)
 
-Audit = Callable[..., None]
 
-
-class StorageService:
+class StorageService(AuditedService):
     """Storage account and container reads and writes. Methods block and raise ``AppError``."""
-
-    def __init__(self, factory: ClientFactory, audit: Audit | None = None) -> None:
-        self._factory = factory
-        self._audit = audit
-
-    def _record(self, what: str, target: str, result: str) -> None:
-        if self._audit is None:
-            return
-        try:
-            self._audit(what=what, target=target, result=result)
-        except Exception:
-            log.exception("Audit callback failed for %s on %s", what, target)
-
-    def _write(self, what: str, target: str, call: Callable[[], Any]) -> Any:
-        try:
-            with azure_call(what):
-                value = call()
-        except AppError as err:
-            self._record(what, target, f"failed: {err.azure_code or err.summary}")
-            raise
-        self._record(what, target, "succeeded")
-        return value
 
     # -- accounts ----------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ Run under a real X server (Xvfb), e.g.::
 
 It loads the default seed, grabs the main window, runs "Backup now" on every protected
 server and grabs the Azure Backup jobs, then opens the restore wizard and grabs its first
-two pages.
+two pages, then the policy wizard for an unprotected server (vault and policy pages).
 """
 
 import logging
@@ -93,6 +93,29 @@ def patched(window, tasks, path, **kw):
                     3000,
                     lambda w=w: (
                         w.grab().save(f"{OUT}/screenshot-wizard-restore-target.png"),
+                        w.close(),
+                        stage_policy(),
+                    ),
+                )
+                return
+        stage_policy()
+
+    def stage_policy():
+        node = next(n for n in window.model.servers() if n.label == "pg-unprotected-weu")
+        window._handlers["configure-backup"](node)
+        later(3000, grab_policy)
+
+    def grab_policy():
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, QWizard) and w.isVisible():
+                w.resize(960, 680)
+                QApplication.processEvents()
+                w.grab().save(f"{OUT}/screenshot-wizard-policy-vault.png")
+                w.next()
+                later(
+                    2000,
+                    lambda w=w: (
+                        w.grab().save(f"{OUT}/screenshot-wizard-policy.png"),
                         done(w),
                     ),
                 )

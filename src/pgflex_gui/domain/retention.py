@@ -61,6 +61,11 @@ class RetentionKind(StrEnum):
         return _PRIORITY[self]
 
     @property
+    def suggested_duration(self) -> str:
+        """A common starting point, longer for rarer copies (each within 7 days..10 years)."""
+        return _SUGGESTED[self]
+
+    @property
     def absolute_criterion(self) -> str | None:
         """``FirstOfWeek``/``FirstOfMonth``/``FirstOfYear``; None for Default."""
         return _CRITERION[self]
@@ -93,6 +98,12 @@ _PRIORITY = {
     RetentionKind.MONTHLY: 15,
     RetentionKind.WEEKLY: 20,
     RetentionKind.DEFAULT: 99,
+}
+_SUGGESTED = {
+    RetentionKind.DEFAULT: "P3M",
+    RetentionKind.WEEKLY: "P6M",
+    RetentionKind.MONTHLY: "P12M",
+    RetentionKind.YEARLY: "P10Y",
 }
 _CRITERION = {
     RetentionKind.YEARLY: "FirstOfYear",

@@ -192,3 +192,18 @@ def test_duration_round_trip_and_bounds(y: int, m: int, w: int, d: int) -> None:
         assert parse_duration(str(dur)) == dur
     ok = duration_issues(str(dur)) == []
     assert ok == (7 <= dur.days_equivalent <= 3650)
+
+
+def test_suggested_durations_are_valid_and_grow_with_rarity() -> None:
+    from pgflex_gui.domain.retention import RetentionKind, duration_issues, parse_duration
+
+    kinds = [
+        RetentionKind.DEFAULT,
+        RetentionKind.WEEKLY,
+        RetentionKind.MONTHLY,
+        RetentionKind.YEARLY,
+    ]
+    for kind in kinds:
+        assert duration_issues(kind.suggested_duration) == []
+    days = [parse_duration(k.suggested_duration).days_equivalent for k in kinds]
+    assert days == sorted(days)

@@ -311,6 +311,8 @@ class _RetentionRow(QWidget):
         row.addWidget(self.amount)
         row.addWidget(self.unit)
         row.addStretch(1)
+        self.set_duration(kind.suggested_duration)  # a valid start, never "1 day"
+        self.enabled.setChecked(not optional)
         self.enabled.toggled.connect(self.edited)
         self.amount.valueChanged.connect(self.edited)
         self.unit.currentIndexChanged.connect(self.edited)

@@ -112,14 +112,25 @@ class Composition:
     keystore: Any = None
     services: Any = None  # ui.workflows.WorkflowServices of the current session
     subscription_filter: Callable[[], Sequence[str]] = tuple
+    tasks: Any = None  # ui.tasks.TaskManager
+    journals: Any = None  # jobs.journal.JournalStore
+    resumed_restores: bool = False
     audit: Any = None  # logs.AuditLog
     about: dict[str, str] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
-        for closer in reversed(self.closers):
+        """Stop work before what it uses: tasks, then jobs, then clients, sandbox and logs."""
+        steps: list[Callable[[], None]] = []
+        if self.tasks is not None:
+            # Not waited for: an interactive sign-in cannot be interrupted; results are dropped.
+            steps.append(lambda: self.tasks.shutdown(wait=False))
+        if self.runner is not None:
+            steps.append(lambda: self.runner.shutdown(cancel_running=True, wait=True))
+        steps.extend(reversed(self.closers))  # factories, sandbox, excepthooks, logging
+        for step in steps:
             try:
-                closer()
+                step()
             except Exception:
                 log.exception("Shutdown step failed")
 
@@ -251,17 +262,13 @@ def _services(comp: Composition, factory: Any, inventory: Any, credential: Any) 
 
     audit = comp.audit.record if comp.audit is not None else None
 
-    def start_restore(plan: Any) -> str:
-        from pgflex_gui.jobs.restore import RestoreJob
-        from pgflex_gui.restore_cli import build_engine_for
+    def start_restore(plan: Any, job_id: str | None = None) -> str:
+        # Called on the GUI thread: only submit. The keyring, the pg tool probes and the
+        # engine are built inside the job, on the restore lane.
+        job = _restore_job(comp, factory, credential, plan)
+        return str(comp.runner.submit(job, "restore", job_id=job_id).id)
 
-        keystore = comp.keystore.get() if comp.keystore is not None else None
-        engine = build_engine_for(
-            plan, factory=factory, credential=credential, secrets=keystore, audit=comp.audit
-        )
-        handle = comp.runner.submit(RestoreJob(engine), "restore")
-        return str(handle.id)
-
+    _resume_interrupted_restores(comp, start_restore)
     return WorkflowServices(
         inventory=inventory,
         protection=ProtectionService(factory, audit),
@@ -270,6 +277,67 @@ def _services(comp: Composition, factory: Any, inventory: Any, credential: Any) 
         start_restore=start_restore,
         keystore=comp.keystore.get() if comp.keystore is not None else None,
     )
+
+
+PLAN_FILE_KEY = "plan_file"  # a restore job's journal points at its plan (no secrets in it)
+
+
+def _restore_job(comp: Composition, factory: Any, credential: Any, plan: Any) -> Any:
+    """A restore as a runner job: plan saved beside its journal, report written at the end."""
+    from pgflex_gui.jobs.job import FunctionJob, JobContext
+    from pgflex_gui.jobs.report import write_report
+    from pgflex_gui.jobs.restore_plan_file import save_plan
+    from pgflex_gui.restore_cli import build_engine_for
+
+    def run(ctx: JobContext) -> Any:
+        journal = ctx.journal
+        folder = journal.path.parent if getattr(journal, "path", None) else None
+        if folder is not None and journal.get(PLAN_FILE_KEY) is None:
+            plan_path = folder / f"{journal.job_id}.plan.json"
+            save_plan(plan, plan_path)
+            journal.checkpoint(PLAN_FILE_KEY, str(plan_path))
+        engine = build_engine_for(
+            plan,
+            factory=factory,
+            credential=credential,
+            secrets=comp.keystore.get() if comp.keystore is not None else None,
+            audit=comp.audit,
+        )
+        try:
+            return engine.run(ctx)
+        finally:
+            if folder is not None:
+                report = write_report(
+                    engine.result,
+                    folder / f"{journal.job_id}-report",
+                    title=f"Restore into {plan.target.server_name}",
+                )
+                log.info("Restore report: %s", report["html"])
+
+    return FunctionJob(run, title=f"Restore into {plan.target.server_name}", kind="restore")
+
+
+def _resume_interrupted_restores(comp: Composition, start: Callable[..., str]) -> None:
+    """Pick up restores the app was running when it quit or crashed (issue: journal at once)."""
+    store = comp.journals
+    if store is None or comp.runner is None or comp.resumed_restores:
+        return
+    comp.resumed_restores = True
+    from pgflex_gui.jobs.restore_plan_file import load_plan
+
+    for entry in store.list_unfinished():
+        if entry.kind != "restore":
+            continue
+        plan_file = store.open(entry.job_id).get(PLAN_FILE_KEY)
+        if not plan_file:
+            continue
+        try:
+            plan = load_plan(plan_file)
+        except (OSError, ValueError) as exc:
+            log.warning("Interrupted restore %s cannot resume: %s", entry.job_id, exc)
+            continue
+        log.info("Resuming interrupted restore %s (%s)", entry.job_id, entry.title)
+        start(plan, job_id=entry.job_id)
 
 
 def _sandbox_workdir() -> Path:
@@ -560,8 +628,12 @@ def _job_runner(comp: Composition) -> Any:
         from pgflex_gui.jobs.runner import JobRunner
     except ImportError:
         return None
-    comp.runner = JobRunner()
-    comp.closers.append(lambda: comp.runner.shutdown(cancel_running=True, wait=True))
+    from pgflex_gui.jobs.journal import JournalStore
+    from pgflex_gui.paths import journal_dir
+
+    # Journals on disk: continuation tokens and restore checkpoints survive a quit or crash.
+    comp.journals = JournalStore(journal_dir())
+    comp.runner = JobRunner(journals=comp.journals)
     return comp.runner
 
 
@@ -703,7 +775,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     comp.subscription_filter = lambda: getattr(holder.get(), "subscription_filter", ())
     settings = holder.get()
     tasks = TaskManager()
-    comp.closers.append(lambda: tasks.shutdown(wait=True))
+    comp.tasks = tasks
     keystores = KeystoreProvider()
     comp.keystore = keystores
     session = SessionController(

@@ -25,6 +25,7 @@ from azure.core.exceptions import (
 )
 
 from pgflex_gui.domain.errors import AppError, Cancelled, Fault
+from pgflex_gui.logs import redact
 
 __all__ = ["ErrorInfo", "azure_call", "error_info", "logged", "translate"]
 
@@ -260,10 +261,18 @@ def translate(exc: BaseException, *, what: str = "") -> AppError:
     """Turn any exception raised by an Azure SDK call into an :class:`AppError`.
 
     ``what`` (e.g. "list vaults") is added to the details and ``extra["operation"]``.
-    An ``AppError`` is returned unchanged.
+    An ``AppError`` is returned unchanged. Summary and details pass the log redaction (SAS
+    signatures, tokens, keys, passwords): they reach the Details box and the clipboard.
     """
     if isinstance(exc, AppError):
         return exc
+    err = _translate(exc, what=what)
+    err.summary = redact(err.summary)
+    err.details = redact(err.details)
+    return err
+
+
+def _translate(exc: BaseException, *, what: str) -> AppError:
     if isinstance(exc, ClientAuthenticationError) and (
         getattr(exc, "response", None) is None or exc.status_code is None
     ):

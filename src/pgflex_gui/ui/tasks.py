@@ -26,6 +26,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from pgflex_gui.domain.errors import AppError, Cancelled, Fault
+from pgflex_gui.logs import redact
 
 __all__ = ["DEFAULT_LANES", "Task", "TaskManager", "as_app_error"]
 
@@ -47,7 +48,8 @@ def as_app_error(exc: BaseException) -> AppError:
     """An AppError as is; anything else is a bug in the app, told plainly with the traceback."""
     if isinstance(exc, AppError):
         return exc
-    details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    # Shown in the Details box and copied to the clipboard: redacted like the log file.
+    details = redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
     return AppError(
         fault=Fault.APP,
         summary="Something went wrong inside pgflex-gui.",

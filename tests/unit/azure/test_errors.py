@@ -169,3 +169,15 @@ def test_azure_call_translates_logs_and_passes_through(caplog: pytest.LogCapture
 
     with pytest.raises(AppError, match="could not be reached"):
         fails()
+
+
+def test_translated_errors_carry_no_sas_signature() -> None:
+    from azure.core.exceptions import ServiceRequestError
+
+    from pgflex_gui.azure.errors import translate
+
+    url = "https://acct.blob.core.windows.net/c/db.sql?sv=2025-01-01&sig=SECRETSIGNATURE123"
+    err = translate(ServiceRequestError(f"connection reset while reading {url}"), what="download")
+    assert "SECRETSIGNATURE123" not in err.summary
+    assert "SECRETSIGNATURE123" not in err.details
+    assert "sig=" in err.details  # the place is still shown, only the value is gone

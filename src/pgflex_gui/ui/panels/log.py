@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pgflex_gui.logs import install_redaction
+
 __all__ = ["LogPanel", "QtLogHandler"]
 
 _FORMAT = logging.Formatter("%(asctime)s %(levelname)-8s %(name)s: %(message)s", "%H:%M:%S")
@@ -96,6 +98,7 @@ class LogPanel(QWidget):
     def attach(self, logger: logging.Logger) -> None:
         """Show records of ``logger`` (and its children)."""
         handler = QtLogHandler()
+        install_redaction(handler)  # the panel shows what the log file would: redacted
         handler.emitter.record.connect(self.add_record)
         logger.addHandler(handler)
         self._handlers.append((logger, handler))

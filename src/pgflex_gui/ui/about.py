@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import Qt, qVersion
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -60,24 +60,20 @@ class AboutDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("About pgflex-gui")
         self.resize(560, 520)
-        try:
-            self.info = dict(about_info())
-        except Exception as exc:  # noqa: BLE001 - About must open even if a probe fails
-            self.info = {"error": str(exc)}
+        self._about_info = about_info
+        self.info: dict[str, str] = {}
         intro = QLabel(
             "<h2>pgflex-gui</h2><p>Protect Azure Database for PostgreSQL flexible servers with "
             "Azure Backup, and restore them.</p>"
         )
         intro.setWordWrap(True)
-        table = QTableWidget(len(self.info), 2)
+        table = QTableWidget(0, 2)
         table.setHorizontalHeaderLabels(["Component", "Version"])
         table.verticalHeader().setVisible(False)
         table.horizontalHeader().setStretchLastSection(True)
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        for row, (name, version) in enumerate(self.info.items()):
-            table.setItem(row, 0, QTableWidgetItem(name))
-            table.setItem(row, 1, QTableWidgetItem(version))
-        table.resizeColumnToContents(0)
+        self.table = table
+        self.refresh()
         copy = QPushButton("Copy")
         copy.clicked.connect(self.copy)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -88,6 +84,22 @@ class AboutDialog(QDialog):
         layout.addWidget(table, 1)
         layout.addWidget(buttons)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+
+    def refresh(self) -> None:
+        """Re-read the rows: the keyring and pg tool probes finish after the window opens."""
+        try:
+            self.info = dict(self._about_info())
+        except Exception as exc:  # noqa: BLE001 - About must open even if a probe fails
+            self.info = {"error": str(exc)}
+        self.table.setRowCount(len(self.info))
+        for row, (name, version) in enumerate(self.info.items()):
+            self.table.setItem(row, 0, QTableWidgetItem(name))
+            self.table.setItem(row, 1, QTableWidgetItem(version))
+        self.table.resizeColumnToContents(0)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self.refresh()
+        super().showEvent(event)
 
     def text(self) -> str:
         return "\n".join(f"{k}: {v}" for k, v in self.info.items())

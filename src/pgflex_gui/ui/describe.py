@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -16,8 +17,11 @@ from pgflex_gui.domain.models import (
     Tenant,
     Vault,
 )
+from pgflex_gui.domain.policy import describe_policy
 from pgflex_gui.ui.status import RECOMMENDED_MAX_GB, age_words, protection_words, size_words
 from pgflex_gui.ui.tree.nodes import ResourceNode
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Rows",
@@ -96,14 +100,9 @@ def duration_words(duration: str) -> str:
 def policy_words(policy: PolicyInfo) -> str:
     """The schedule and retention in words, or the raw intervals when the helper is missing."""
     try:
-        from pgflex_gui.domain.policy import describe_policy
-    except ImportError:
-        describe_policy = None
-    if describe_policy is not None:
-        try:
-            return str(describe_policy(policy))
-        except Exception:  # noqa: BLE001 - fall back to the raw listing
-            pass
+        return str(describe_policy(policy))
+    except Exception:
+        log.debug("Policy %s not described in words", policy.name, exc_info=True)
     intervals = ", ".join(policy.repeating_intervals) or "no schedule"
     kept = ", ".join(f"{r.name}: {r.duration}" for r in policy.retention) or "no retention"
     return f"{intervals}; {kept}"

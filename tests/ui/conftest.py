@@ -6,11 +6,13 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import shiboken6
 from PySide6.QtCore import QCoreApplication, QSettings
+from PySide6.QtWidgets import QWidget
 
 from pgflex_gui.ui.tasks import TaskManager
 from tests.ui.fakes import NOW, FakeInventory
@@ -46,3 +48,16 @@ def tasks(qapp: object) -> Iterator[TaskManager]:
 @pytest.fixture
 def now() -> object:
     return lambda: NOW
+
+
+@pytest.fixture
+def add_self_deleting(qtbot: object) -> Iterator[Callable[[QWidget], None]]:
+    """``qtbot.addWidget`` for widgets with WA_DeleteOnClose: closed at teardown if still alive.
+
+    (qtbot would call ``close()`` on a wrapper whose C++ widget is already gone.)
+    """
+    widgets: list[QWidget] = []
+    yield widgets.append
+    for widget in widgets:
+        if shiboken6.isValid(widget):
+            widget.close()

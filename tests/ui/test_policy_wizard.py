@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -258,3 +259,15 @@ def test_invalid_retention_blocks_policy_page(
         lbl.text() for lbl in page._field_labels.values()
     )
     assert wizard.button(QWizard.WizardButton.NextButton) is not None
+
+
+def test_closing_unsubscribes_from_the_runner_and_deletes_the_wizard(
+    qtbot: Any, add_self_deleting: Any, inline_tasks: TaskManager, runner: JobRunner
+) -> None:
+    before = len(runner._finished_listeners)
+    holder = SimpleNamespace(addWidget=add_self_deleting)
+    wizard, _ = make_wizard(holder, inline_tasks, runner, [server()])
+    assert len(runner._finished_listeners) == before + 1
+    with qtbot.waitSignal(wizard.destroyed):
+        wizard.close()
+    assert len(runner._finished_listeners) == before

@@ -57,7 +57,7 @@ def started() -> list[RestorePlanFile]:
 
 @pytest.fixture
 def wizard(
-    qtbot: Any, inventory: FakeInventory, inline_tasks: TaskManager, started: list
+    add_self_deleting: Any, inventory: FakeInventory, inline_tasks: TaskManager, started: list
 ) -> RestoreWizard:
     def start_restore(plan: RestorePlanFile) -> str:
         started.append(plan)
@@ -72,7 +72,7 @@ def wizard(
         tasks=inline_tasks,
         free_space=lambda _path: 50 * 1024**3,
     )
-    qtbot.addWidget(wiz)
+    add_self_deleting(wiz)
     return wiz
 
 
@@ -161,7 +161,7 @@ def test_wrong_region_account_not_offered(wizard: RestoreWizard) -> None:
 
 
 def test_secondary_toggle_shown_only_for_crr_vault(
-    qtbot: Any, inventory: FakeInventory, inline_tasks: TaskManager
+    add_self_deleting: Any, inventory: FakeInventory, inline_tasks: TaskManager
 ) -> None:
     crr = open_restore_wizard(
         None,
@@ -171,7 +171,7 @@ def test_secondary_toggle_shown_only_for_crr_vault(
         start_restore=lambda plan: "x",
         tasks=inline_tasks,
     )
-    qtbot.addWidget(crr)
+    add_self_deleting(crr)
     assert not crr.source_page.secondary.isHidden()
     vault = inventory.vaults["bbbbbbbb-0000-0000-0000-000000000002"][0]  # LRS
     lrs = open_restore_wizard(
@@ -182,7 +182,7 @@ def test_secondary_toggle_shown_only_for_crr_vault(
         start_restore=lambda plan: "x",
         tasks=inline_tasks,
     )
-    qtbot.addWidget(lrs)
+    add_self_deleting(lrs)
     assert lrs.source_page.secondary.isHidden()
 
 

@@ -322,13 +322,15 @@ def test_wizard_lists_databases_and_remembers_only_when_asked(
         list_databases=lister,
     )
     creds = DbCredentials(conn=_conn(), password="pw", remember=False)
-    wizard.ask_credentials = lambda _s: creds
+    wizard.ask_credentials = lambda _s, given: given(creds)
     wizard.preflight_page.list_databases.click()
     assert listed[0][1] == "pw"
     assert stored == []
     text = " ".join(i.message for i in wizard.flow.issues(Step.PREFLIGHT))
     assert "azure_owned_db" in text
-    wizard.ask_credentials = lambda _s: DbCredentials(creds.conn, "pw2", remember=True)
+    wizard.ask_credentials = lambda _s, given: given(
+        DbCredentials(creds.conn, "pw2", remember=True)
+    )
     wizard.preflight_page.list_databases.click()
     assert stored[0][1] == "pw2"
 

@@ -44,14 +44,12 @@ used by ``benchmarks/download.py``.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import http.client
 import logging
 import os
 import random
-import re
 import shutil
 import threading
 import time
@@ -73,6 +71,7 @@ from azure.storage.blob._shared.response_handlers import process_storage_error
 
 from pgflex_gui.azure.errors import translate
 from pgflex_gui.domain.errors import AppError, Cancelled, Fault
+from pgflex_gui.logs import redact
 
 __all__ = [
     "DEFAULT_RANGE_SIZE",
@@ -209,16 +208,6 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError | TimeoutError)
 
 
-_SIG = re.compile(
-    r"(?<![A-Za-z0-9_])(sig|se|sp|sv|sr|skoid|sktid|skt|ske|sks|skv)=[^&\s'\"]*", re.IGNORECASE
-)
-
-
-def _redact(text: str) -> str:
-    """Hide SAS query parameters (urllib3 messages quote the full URL)."""
-    return _SIG.sub(r"\1=REDACTED", text)
-
-
 def _to_app_error(exc: BaseException, *, what: str) -> AppError:
     """Translate an SDK failure while downloading (via ``azure.errors.translate``).
 
@@ -256,7 +245,7 @@ def _to_app_error(exc: BaseException, *, what: str) -> AppError:
         elif status == 404:
             err = replace(err, fault=Fault.USER, summary=f"{what} was not found.")
     details = err.details or f"{type(exc).__name__}: {exc}"
-    return replace(err, details=_redact(details))
+    return replace(err, details=redact(details))
 
 
 @dataclass
@@ -977,8 +966,3 @@ def download_blob_sdk(
             .download_blob(max_concurrency=max_concurrency)
             .readinto(f)
         )
-
-
-def md5_b64(data: bytes) -> str:
-    """Base64 MD5, the form ``Content-MD5`` headers use."""
-    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from azure.core.credentials import TokenCredential
@@ -23,7 +23,6 @@ from pgflex_gui.domain.models import (
     BackupJob,
     FlexServer,
     PolicyInfo,
-    ProtectionState,
     RecoveryPoint,
     Region,
     Subscription,
@@ -31,14 +30,9 @@ from pgflex_gui.domain.models import (
     Vault,
 )
 
-__all__ = ["AzureInventory", "protection_index", "recovery_point_filter"]
+__all__ = ["AzureInventory", "recovery_point_filter"]
 
 log = logging.getLogger(__name__)
-
-# Instances in these states no longer protect their server; an active one wins in the index.
-_INACTIVE = frozenset(
-    {ProtectionState.SOFT_DELETED, ProtectionState.SOFT_DELETING, ProtectionState.INVALID}
-)
 
 
 def recovery_point_filter(start: datetime | None, end: datetime | None) -> str | None:
@@ -201,26 +195,3 @@ class AzureInventory:
         jobs = [j for j in (convert.job(r) for r in raw) if convert.has_id(j)]
         epoch = datetime.fromtimestamp(0, UTC)
         return sorted(jobs, key=lambda j: j.start or epoch, reverse=True)
-
-
-def protection_index(
-    vaults_instances: Iterable[tuple[Vault, Iterable[BackupInstance]]],
-) -> dict[str, tuple[BackupInstance, Vault]]:
-    """Map each protected server's id (lower case) to its backup instance and vault.
-
-    A server should have one instance; when several name it (a soft-deleted one next to a new
-    one), an active instance wins over a soft-deleted one.
-    """
-    index: dict[str, tuple[BackupInstance, Vault]] = {}
-    for vault, instances in vaults_instances:
-        for instance in instances:
-            if not instance.datasource_id.subscription_id:
-                continue
-            key = str(instance.datasource_id).lower()
-            current = index.get(key)
-            if current is None or (
-                current[0].protection_state in _INACTIVE
-                and instance.protection_state not in _INACTIVE
-            ):
-                index[key] = (instance, vault)
-    return index

@@ -33,6 +33,7 @@ from pgflex_gui.domain.models import (
     RoleAssignment,
     Vault,
 )
+from pgflex_gui.domain.policy import BACKUP_RULE_NAME
 
 __all__ = [
     "ROLE_ADMIN_GUIDS",
@@ -397,7 +398,7 @@ class ProtectionService(AuditedService):
         self,
         instance_id: ResourceId,
         *,
-        rule_name: str = "BackupWeekly",
+        rule_name: str = BACKUP_RULE_NAME,
         retention_tag: str = "Default",
         continuation_token: str | None = None,
     ) -> Lro[str]:

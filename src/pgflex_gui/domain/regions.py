@@ -15,10 +15,8 @@ __all__ = [
     "NO_PAIR_REGIONS",
     "REGION_PAIRS",
     "RESTRICTED_REGIONS",
-    "is_restore_region_allowed",
     "normalize_region",
     "paired_region",
-    "same_region",
 ]
 
 _SYMMETRIC = (
@@ -97,11 +95,6 @@ def normalize_region(name: str) -> str:
     return "".join(name.split()).lower()
 
 
-def same_region(a: str, b: str) -> bool:
-    """Compare two region names after normalising them."""
-    return normalize_region(a) == normalize_region(b)
-
-
 def paired_region(name: str, regions: Iterable[Region] = ()) -> str | None:
     """The paired region of ``name``; None for unpaired or unknown regions.
 
@@ -112,14 +105,3 @@ def paired_region(name: str, regions: Iterable[Region] = ()) -> str | None:
         if normalize_region(region.name) == key and region.paired:
             return normalize_region(region.paired[0])
     return REGION_PAIRS.get(key)
-
-
-def is_restore_region_allowed(
-    vault_region: str, target_region: str, regions: Iterable[Region] = ()
-) -> bool:
-    """True when a restore target in ``target_region`` is the vault's region or its pair."""
-    target = normalize_region(target_region)
-    if target == normalize_region(vault_region):
-        return True
-    pair = paired_region(vault_region, regions)
-    return pair is not None and pair == target

@@ -45,7 +45,7 @@ from pgflex_gui.domain.models import (
     RoleAssignment,
     Vault,
 )
-from pgflex_gui.domain.policy import PolicyDraft, build_policy_body
+from pgflex_gui.domain.policy import BACKUP_RULE_NAME, PolicyDraft, build_policy_body
 from pgflex_gui.domain.preflight import (
     GrantScope,
     RoleRequirement,
@@ -518,7 +518,7 @@ class AdhocBackupJob:
         ctx.check_cancelled()
         ctx.report(Progress(0, 1, "Starting the backup"))
         job_id = self._svc.adhoc_backup(
-            self.instance_id, rule_name="BackupWeekly", retention_tag=self.retention.value
+            self.instance_id, rule_name=BACKUP_RULE_NAME, retention_tag=self.retention.value
         )
         ctx.journal.checkpoint("azure_job", job_id)
         ctx.report(Progress(1, 1, "Backup started"))

@@ -5,7 +5,7 @@ Why ``concurrent.futures`` executors and not ``QThreadPool``/``QThread``:
 * **Qt-free, testable jobs.** ``jobs/`` must not import PySide6 (import-linter enforces it),
   so jobs and this runner run under plain pytest, and ``run_inline`` runs a job on the
   calling thread (picard's ``FakeThreadPool``, napari's ``force_sync``).
-* **Fixed lanes with fixed roles** (anki, picard): ``arm-read`` (4 workers), ``arm-write``
+* **Fixed lanes with fixed roles** (anki, picard): ``arm-read`` (16 workers), ``arm-write``
   (1, so mutations are serialised and the audit trail stays ordered), ``transfer`` (2) and
   ``restore`` (1). One executor per lane bounds each kind of work independently; a long
   download never starves tree expansion.
@@ -57,7 +57,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LANES: Mapping[str, int] = {"arm-read": 4, "arm-write": 1, "transfer": 2, "restore": 1}
+# Must agree with ``ui/tasks.py`` DEFAULT_LANES for every lane both define (that table also
+# has "arm-scan", which only tasks use); tests/ui/test_lanes.py compares the two.
+DEFAULT_LANES: Mapping[str, int] = {"arm-read": 16, "arm-write": 1, "transfer": 2, "restore": 1}
 
 ProgressListener = Callable[[str, Progress], None]
 FinishedListener = Callable[[str, Any, AppError | None, bool], None]
@@ -169,13 +171,27 @@ class JobRunner:
         *,
         on_progress: ProgressListener | None = None,
         on_finished: FinishedListener | None = None,
-    ) -> None:
-        """Add listeners; they are called on worker threads (bridge them to the GUI thread)."""
+    ) -> Callable[[], None]:
+        """Add listeners; they are called on worker threads (bridge them to the GUI thread).
+
+        Returns:
+            A callable that removes these listeners again (idempotent). Call it when the
+            subscriber goes away, or the runner keeps it (and whatever it holds) alive.
+        """
         with self._lock:
             if on_progress is not None:
                 self._progress_listeners.append(on_progress)
             if on_finished is not None:
                 self._finished_listeners.append(on_finished)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if on_progress is not None and on_progress in self._progress_listeners:
+                    self._progress_listeners.remove(on_progress)
+                if on_finished is not None and on_finished in self._finished_listeners:
+                    self._finished_listeners.remove(on_finished)
+
+        return unsubscribe
 
     # -- submitting --------------------------------------------------------------------------
 

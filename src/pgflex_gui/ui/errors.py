@@ -44,7 +44,13 @@ _FAULT_WORDS = {
 
 
 class ErrorToast(QFrame):
-    """A dismissible panel: summary, remedy, expandable details and a Copy button."""
+    """A dismissible panel: summary, remedy, expandable details and a Copy button.
+
+    Signals:
+        dismissed(bool): the user closed the toast; True when it was showing an error.
+    """
+
+    dismissed = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -80,7 +86,7 @@ class ErrorToast(QFrame):
         close.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_TitleBarCloseButton))
         close.setAutoRaise(True)
         close.setToolTip("Dismiss")
-        close.clicked.connect(self.hide)
+        close.clicked.connect(self._on_close_clicked)
         self._more = QLabel()
 
         text = QVBoxLayout()
@@ -99,7 +105,14 @@ class ErrorToast(QFrame):
         top.addLayout(text, 1)
         top.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self._report = ""
+        self._showing_error = False
         self.hide()
+
+    def _on_close_clicked(self) -> None:
+        was_error = self._showing_error and self.isVisible()
+        self._showing_error = False
+        self.hide()
+        self.dismissed.emit(was_error)
 
     def show_error(self, error: AppError, *, pending: int = 0) -> None:
         self._kind.setText(_FAULT_WORDS.get(error.fault, "Problem"))
@@ -112,6 +125,7 @@ class ErrorToast(QFrame):
         self._toggle.setVisible(True)
         self._copy.setVisible(True)
         self._more.setText(f"{pending} earlier problem(s) in the Log tab" if pending else "")
+        self._showing_error = True
         self.show()
         self.raise_()
 
@@ -125,6 +139,7 @@ class ErrorToast(QFrame):
         self._copy.setVisible(False)
         self._details.setVisible(False)
         self._more.setText("")
+        self._showing_error = False
         self.show()
         self.raise_()
 
@@ -153,7 +168,8 @@ class ErrorPresenter(QObject):
     def __init__(self, toast: ErrorToast, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.toast = toast
-        self._count = 0
+        self._count = 0  # errors shown and not dismissed yet ("N earlier problem(s)")
+        toast.dismissed.connect(self._on_toast_dismissed)
         self._notice_timer = QTimer(self)
         self._notice_timer.setSingleShot(True)
         self._notice_timer.timeout.connect(toast.hide)
@@ -175,6 +191,10 @@ class ErrorPresenter(QObject):
         self.toast.show_error(app_error, pending=self._count)
         self._count += 1
         self.error_shown.emit(app_error)
+
+    def _on_toast_dismissed(self, was_error: bool) -> None:
+        if was_error:
+            self._count = max(0, self._count - 1)
 
 
 def install_excepthooks(presenter: ErrorPresenter) -> Callable[[], None]:

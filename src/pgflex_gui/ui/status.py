@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from pgflex_gui.domain.models import ProtectionState
+from pgflex_gui.domain.preflight import RECOMMENDED_MAX_GB
+from pgflex_gui.domain.protection import STALE_AFTER, is_backup_stale
 from pgflex_gui.ui.tree.nodes import ProtectionStatus, ServerProtection
 
 __all__ = [
@@ -22,9 +24,6 @@ __all__ = [
     "server_words",
     "size_words",
 ]
-
-RECOMMENDED_MAX_GB = 4 * 1024  # support matrix (12/2024): 4 TB recommended maximum
-STALE_AFTER = timedelta(days=8)  # a weekly schedule plus a day of slack
 
 _WORDS = {
     ProtectionStatus.UNKNOWN: "Checking…",
@@ -127,10 +126,7 @@ def is_problem(protection: ServerProtection | None, *, now: datetime | None = No
 
 def is_stale(last: datetime | None, *, now: datetime | None = None) -> bool:
     """True when a protected server's newest recovery point is older than :data:`STALE_AFTER`."""
-    if last is None:
-        return True
-    now = now or datetime.now(UTC)
-    return now - last > STALE_AFTER
+    return is_backup_stale(last, now=now)
 
 
 def age_words(when: datetime | None, *, now: datetime | None = None) -> str:

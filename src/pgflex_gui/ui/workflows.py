@@ -38,7 +38,7 @@ from pgflex_gui.ui.tree.view import NodeAction
 
 log = logging.getLogger(__name__)
 
-__all__ = ["WorkflowActions", "WorkflowServices"]
+__all__ = ["WorkflowActions", "WorkflowServices", "bridge_runner"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,16 @@ class WorkflowServices:
     storage: Any  # azure.storage.StorageService
     start_restore: Callable[[Any], str]  # RestorePlanFile -> job id
     keystore: Any = None
+
+
+def bridge_runner(runner: Any, bridge: RunnerBridge) -> Callable[[], None]:
+    """Subscribe ``bridge`` to a jobs.runner.JobRunner; returns the unsubscribe callable.
+
+    Call it when the bridge's owner closes: the runner outlives every window and wizard, and
+    would otherwise keep each bridge (and what it is connected to) alive for good.
+    """
+
+    return bridge.attach(runner)
 
 
 NOT_SIGNED_IN = AppError(
@@ -153,10 +163,20 @@ class WorkflowActions:
         ] = confirm_choice
         self.ask_confirm: Callable[[QWidget | None, Confirmation], bool] = confirm
         self._bridge: RunnerBridge | None = None
+        self._unsubscribe: Callable[[], None] | None = None
         if hasattr(runner, "subscribe"):
             self._bridge = RunnerBridge()
-            self._bridge.attach(runner)
+            self._unsubscribe = bridge_runner(runner, self._bridge)
             self._bridge.finished.connect(self._on_bridge_finished)
+
+    def close(self) -> None:
+        """Stop listening to the runner and close the wizards still open (at quit)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        for widget in list(self._open):
+            widget.close()
+        self._open.clear()
 
     def handlers(self) -> dict[str, Callable[[Any], None]]:
         return {
@@ -176,8 +196,12 @@ class WorkflowActions:
         return services
 
     def _keep(self, widget: QWidget) -> None:
-        self._open = [w for w in self._open if w.isVisible()]
+        """Hold a non-modal wizard until Qt deletes it (the wizards delete themselves on close)."""
         self._open.append(widget)
+        widget.destroyed.connect(lambda _obj=None, w=widget: self._forget(w))
+
+    def _forget(self, widget: QWidget) -> None:
+        self._open = [w for w in self._open if w is not widget]
 
     def configure_backup(self, node: ResourceNode | None) -> None:
         """Open the policy and protection wizard for the node's server(s)."""

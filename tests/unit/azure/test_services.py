@@ -1,4 +1,4 @@
-"""Pure parts of the services: index join, filters, bodies, scopes, the factory cache, Lro."""
+"""Pure parts of the services: filters, bodies, scopes, the factory cache, Lro."""
 
 from __future__ import annotations
 
@@ -11,41 +11,20 @@ from azure.core.credentials import AccessToken
 from azure.core.exceptions import HttpResponseError
 
 from pgflex_gui.azure.clients import ClientFactory, Lro
-from pgflex_gui.azure.inventory import protection_index, recovery_point_filter
+from pgflex_gui.azure.inventory import recovery_point_filter
 from pgflex_gui.azure.protection import backup_instance_body, is_scope_within, role_definition_id
 from pgflex_gui.domain.cloud import resolve_cloud
 from pgflex_gui.domain.errors import AppError
 from pgflex_gui.domain.ids import ResourceId
-from pgflex_gui.domain.models import BackupInstance, FlexServer, ProtectionState, Vault
+from pgflex_gui.domain.models import FlexServer
 
 V1 = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.DataProtection/backupVaults/v1"
-V2 = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.DataProtection/backupVaults/v2"
 SRV = "/subscriptions/s/resourceGroups/rgpg/providers/Microsoft.DBforPostgreSQL/flexibleServers/Pg1"
 
 
 class _Token:
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         return AccessToken("t", 2**31)
-
-
-def _bi(vault: str, name: str, state: ProtectionState) -> BackupInstance:
-    return BackupInstance(
-        id=ResourceId.parse(f"{vault}/backupInstances/{name}"),
-        datasource_id=ResourceId.parse(SRV),
-        policy_id=None,
-        protection_state=state,
-    )
-
-
-def test_protection_index_prefers_active_instance() -> None:
-    v1 = Vault(ResourceId.parse(V1), "westeurope")
-    v2 = Vault(ResourceId.parse(V2), "westeurope")
-    old = _bi(V1, "old", ProtectionState.SOFT_DELETED)
-    new = _bi(V2, "new", ProtectionState.PROTECTION_CONFIGURED)
-    index = protection_index([(v1, [old]), (v2, [new])])
-    assert index[SRV.lower()] == (new, v2)
-    index = protection_index([(v2, [new]), (v1, [old])])
-    assert index[SRV.lower()] == (new, v2)
 
 
 def test_recovery_point_filter() -> None:

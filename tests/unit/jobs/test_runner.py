@@ -48,7 +48,21 @@ def _wire(r: JobRunner) -> Recorder:
 
 
 def test_default_lanes() -> None:
-    assert dict(DEFAULT_LANES) == {"arm-read": 4, "arm-write": 1, "transfer": 2, "restore": 1}
+    assert dict(DEFAULT_LANES) == {"arm-read": 16, "arm-write": 1, "transfer": 2, "restore": 1}
+
+
+def test_unsubscribe_stops_listeners(runner: JobRunner) -> None:
+    seen: list[str] = []
+    rec = _wire(runner)
+    unsubscribe = runner.subscribe(
+        on_progress=lambda job_id, _p: seen.append(f"p:{job_id}"),
+        on_finished=lambda job_id, *_a: seen.append(f"f:{job_id}"),
+    )
+    unsubscribe()
+    unsubscribe()  # idempotent
+    runner.run_inline(FunctionJob(lambda c: c.report(Progress(1, 1)) or 1, title="t"))
+    assert seen == []
+    assert len(rec.finished) == 1
 
 
 def test_submit_runs_on_lane_thread_and_reports(runner: JobRunner) -> None:

@@ -79,9 +79,12 @@ class RunnerBridge(QObject):
     progress = Signal(str, object)
     finished = Signal(str, object, object, bool)
 
-    def attach(self, runner: Any) -> None:
-        """Subscribe to ``runner`` (a jobs.runner.JobRunner)."""
-        runner.subscribe(on_progress=self._on_progress, on_finished=self._on_finished)
+    def attach(self, runner: Any) -> Callable[[], None]:
+        """Subscribe to ``runner`` (a jobs.runner.JobRunner); returns the unsubscribe call."""
+        unsubscribe: Callable[[], None] = runner.subscribe(
+            on_progress=self._on_progress, on_finished=self._on_finished
+        )
+        return unsubscribe
 
     def _on_progress(self, job_id: str, progress: object) -> None:
         try:

@@ -6,25 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pgflex_gui.domain.models import BackupInstance, FlexServer, Vault
+from pgflex_gui.domain.protection import instance_rank
 from pgflex_gui.ui.status import protection_from_state
 from pgflex_gui.ui.tree.nodes import ProtectionStatus, ServerProtection
 
 __all__ = ["ProtectionIndex"]
-
-# When a server has instances in several vaults, the most reassuring one wins.
-_RANK = {
-    ProtectionStatus.PROTECTED: 0,
-    ProtectionStatus.CONFIGURING: 1,
-    ProtectionStatus.ERROR: 2,
-    ProtectionStatus.SUSPENDED: 3,
-    ProtectionStatus.NOT_PROTECTED: 4,
-}
 
 
 @dataclass(frozen=True)
 class _Entry:
     vault_subscription: str
     protection: ServerProtection
+    rank: int  # domain.protection.instance_rank: the lowest wins when several name a server
 
 
 class ProtectionIndex:
@@ -60,7 +53,9 @@ class ProtectionIndex:
             instance=instance,
         )
         key = str(instance.datasource_id).lower()
-        entry = _Entry(vault.id.subscription_id.lower(), protection)
+        entry = _Entry(
+            vault.id.subscription_id.lower(), protection, instance_rank(instance.protection_state)
+        )
         self._entries.setdefault(key, []).append(entry)
 
     def finish(self, tenant_id: str, subscription_id: str, *, failed: bool) -> None:
@@ -77,7 +72,7 @@ class ProtectionIndex:
         """The best known protection of ``server``; Unknown while its tenant is scanning."""
         entries = self._entries.get(str(server.id).lower())
         if entries:
-            best = min(entries, key=lambda e: _RANK.get(e.protection.status, 9))
+            best = min(entries, key=lambda e: e.rank)
             return best.protection
         if tenant_id not in self._pending or self._pending[tenant_id]:
             return ServerProtection(ProtectionStatus.UNKNOWN)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -49,6 +49,7 @@ from pgflex_gui.ui.wizards.policy.pages import (
     SummaryPage,
     VaultPage,
 )
+from pgflex_gui.ui.workflows import bridge_runner
 
 __all__ = ["PolicyWizard", "WizardServices", "open_policy_wizard"]
 
@@ -132,6 +133,9 @@ class PolicyWizard(QWizard):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("PolicyWizard")
+        # Non-modal and parented to the window: delete it on close, or every wizard opened
+        # stays alive (with its runner subscription) until the window goes.
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setWindowTitle("Configure backup")
         self.resize(960, 680)  # room for the recovery-point list and the inline issues
         self.flow = flow
@@ -143,8 +147,10 @@ class PolicyWizard(QWizard):
         self._loaded_vault: ResourceId | None = None
         self._adhoc_ids: set[str] = set()
         self._kinds: list[RetentionKind] = [RetentionKind.DEFAULT]
+        self._keys: set[Hashable] = set()  # task keys to invalidate when the wizard closes
         self._bridge = RunnerBridge(self)
-        self._bridge.attach(runner)
+        self._unsubscribe = bridge_runner(runner, self._bridge)
+        self.finished.connect(self._on_self_finished)
         self._bridge.progress.connect(self._on_bridge_progress)
         self._bridge.finished.connect(self._on_bridge_finished)
 
@@ -166,18 +172,33 @@ class PolicyWizard(QWizard):
         self.setButtonText(QWizard.WizardButton.CommitButton, "Protect")
         self.permissions_page.revalidate_requested.connect(self._load_assignments)
         self.preflight_page.databases_requested.connect(self._on_databases_requested)
-        self.ask_credentials: Callable[[FlexServer], DbCredentials | None] = self._ask_credentials
+        # ask_credentials(server, on_given): calls on_given(credentials) only if the DBA gives them
+        self.ask_credentials: Callable[[FlexServer, Callable[[DbCredentials], None]], None] = (
+            self._ask_credentials
+        )
         self.done_page.backup_now.clicked.connect(self._on_backup_now_clicked)
         flow.subscribe(self._on_flow_changed)
         self._load_vaults()
         self._load_caller_rights()
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def _key(self, name: str, *parts: str) -> Hashable:
+        key = (name, id(self), *parts)
+        self._keys.add(key)
+        return key
+
+    def _on_self_finished(self, _result: int) -> None:
+        """Closing: stop listening to the runner and drop listings still on their way."""
+        self._unsubscribe()
+        for key in self._keys:
+            self._tasks.invalidate(key)
 
     # -- background listings ------------------------------------------------------------------
     def _load_vaults(self) -> None:
         inventory = self._services.inventory
         servers = self.flow.servers
         self._tasks.task(_all_vaults, inventory, servers).keyed(
-            ("wizard-vaults", id(self))
+            self._key("wizard-vaults")
         ).on_success(self._on_vaults_loaded).on_failure(self.flow.set_vaults_failed).start()
 
     def _on_vaults_loaded(self, vaults: list[Vault]) -> None:
@@ -186,7 +207,7 @@ class PolicyWizard(QWizard):
         in_region = [v for v in vaults if normalize_region(v.location) == region]
         self._tasks.task(
             _protecting_instances, self._services.inventory, in_region, self.flow.servers
-        ).keyed(("wizard-instances", id(self))).on_success(
+        ).keyed(self._key("wizard-instances")).on_success(
             self.flow.set_protecting_instances
         ).on_failure(self._on_instances_failed).start()
         self._on_flow_changed()
@@ -204,7 +225,7 @@ class PolicyWizard(QWizard):
         if self._loaded_vault is not None and self._loaded_vault.same_as(vault.id):
             return
         self._loaded_vault = vault.id
-        key = ("wizard-policies", id(self))
+        key = self._key("wizard-policies")
         self._tasks.invalidate(key)
         vault_id = vault.id
         self._tasks.task(self._services.inventory.list_policies, vault_id).keyed(key).on_success(
@@ -216,7 +237,7 @@ class PolicyWizard(QWizard):
         vault = self.flow.selected_vault()
         if vault is None or not vault.principal_id:
             return
-        key = ("wizard-roles", id(self))
+        key = self._key("wizard-roles")
         self._tasks.invalidate(key)
         principal = vault.principal_id
         scopes = [r.scope for r in self.flow.requirements()]
@@ -231,28 +252,28 @@ class PolicyWizard(QWizard):
         if check is None:
             return
         reqs = self.flow.requirements()
-        self._tasks.task(_caller_rights, check, reqs).keyed(("wizard-rights", id(self))).on_success(
+        self._tasks.task(_caller_rights, check, reqs).keyed(self._key("wizard-rights")).on_success(
             self.flow.set_caller_rights
         ).on_failure(self.flow.set_caller_rights_failed).start()
 
     # -- databases not in the backup ----------------------------------------------------------
-    def _ask_credentials(self, server: FlexServer) -> DbCredentials | None:
+    def _ask_credentials(
+        self, server: FlexServer, on_given: Callable[[DbCredentials], None]
+    ) -> None:
+        """Window-modal, without a nested event loop: ``on_given`` runs only on OK."""
         dialog = DbCredentialsDialog(server, self, can_remember=self._services.keystore is not None)
-        try:
-            if dialog.exec() != DbCredentialsDialog.DialogCode.Accepted:
-                return None
-            return dialog.credentials()
-        finally:
-            dialog.deleteLater()
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: on_given(dialog.credentials()))
+        dialog.open()
 
     def _on_databases_requested(self, server: FlexServer) -> None:
-        creds = self.ask_credentials(server)
-        if creds is None:
-            return
+        self.ask_credentials(server, lambda creds: self._list_databases(server, creds))
+
+    def _list_databases(self, server: FlexServer, creds: DbCredentials) -> None:
         server_id = server.id
         lister = self._services.list_databases
         self._tasks.task(lister, creds.conn, password=creds.password).keyed(
-            ("wizard-databases", id(self), str(server_id).lower())
+            self._key("wizard-databases", str(server_id).lower())
         ).on_success(lambda rows: self.flow.set_databases(server_id, rows)).on_failure(
             lambda exc: self.flow.set_databases_failed(server_id, exc)
         ).start()

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import IntEnum, StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from pgflex_gui.domain.errors import AppError
 from pgflex_gui.domain.ids import ResourceId
@@ -61,7 +61,6 @@ __all__ = [
     "RestoreFlow",
     "RestoreSource",
     "Step",
-    "StoragePort",
     "describe_time",
 ]
 
@@ -103,17 +102,6 @@ class Fix(StrEnum):
     CROSS_TENANT = "cross-tenant-replication"
     GRANT_ROLE = "grant-role"
     CREATE_CONTAINER = "create-container"
-
-
-class StoragePort(Protocol):
-    """What the wizard reads about storage; ``azure/storage.py`` implements it.
-
-    Methods block (call them from tasks) and raise AppError.
-    """
-
-    def list_storage_accounts(self, subscription_ids: Iterable[str]) -> list[StorageAccount]: ...
-
-    def list_containers(self, account: StorageAccount) -> list[BlobContainer]: ...
 
 
 class InvalidPlan(ValueError):
@@ -294,6 +282,10 @@ class RestoreFlow:
     def subscribe(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` after every change."""
         self._listeners.append(listener)
+
+    def clear_listeners(self) -> None:
+        """Forget every listener (the wizard closed; late listings only update the draft)."""
+        self._listeners.clear()
 
     def _changed(self) -> None:
         for listener in list(self._listeners):

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QWidget, QWizard
 
 from pgflex_gui.domain.errors import AppError, Fault
@@ -51,6 +51,9 @@ class RestoreWizard(QWizard):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("RestoreWizard")
+        # Non-modal and parented to the window: delete it on close, or every wizard opened
+        # stays alive until the window goes.
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setWindowTitle(f"Restore {flow.source.label}")
         self.resize(960, 680)  # room for the recovery-point list and the inline issues
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
@@ -72,6 +75,11 @@ class RestoreWizard(QWizard):
             self.setPage(int(step), page)
         self.setStartId(int(Step.SOURCE))
         self.setButtonText(QWizard.WizardButton.FinishButton, "Restore")
+        self.finished.connect(self._on_self_finished)
+
+    def _on_self_finished(self, _result: int) -> None:
+        """Closing (then deleted): listings still on their way must not reach the pages."""
+        self.flow.clear_listeners()
 
     def accept(self) -> None:
         """Commit: run fixes and keystore writes off the GUI thread, then start the job."""

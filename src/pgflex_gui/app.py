@@ -10,7 +10,7 @@ import argparse
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +112,7 @@ class Composition:
     keystore: Any = None
     services: Any = None  # ui.workflows.WorkflowServices of the current session
     subscription_filter: Callable[[], Sequence[str]] = tuple
+    pg_tool_paths: Callable[[], Mapping[str, str]] = dict  # Settings: folder per major
     tasks: Any = None  # ui.tasks.TaskManager
     journals: Any = None  # jobs.journal.JournalStore
     resumed_restores: bool = False
@@ -302,6 +303,7 @@ def _restore_job(comp: Composition, factory: Any, credential: Any, plan: Any) ->
             credential=credential,
             secrets=comp.keystore.get() if comp.keystore is not None else None,
             audit=comp.audit,
+            pg_tool_paths=comp.pg_tool_paths(),
         )
         try:
             return engine.run(ctx)
@@ -773,6 +775,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     holder = SettingsHolder(_load_settings())
     comp.subscription_filter = lambda: getattr(holder.get(), "subscription_filter", ())
+    comp.pg_tool_paths = lambda: dict(getattr(holder.get(), "pg_tool_paths", {}) or {})
     settings = holder.get()
     tasks = TaskManager()
     comp.tasks = tasks

@@ -21,7 +21,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from pgflex_gui.jobs.report import write_report
 from pgflex_gui.jobs.restore import LocalFolder, RestoreEngine, RestoreResult, plan_digest
 from pgflex_gui.jobs.restore_adapters import LocalPgRunner, SdkRestoreArm
 from pgflex_gui.jobs.restore_plan_file import PlanError, RestorePlanFile, load_plan
+from pgflex_gui.postgres.tools import discover
 
 __all__ = ["build_engine", "build_engine_for", "build_parser", "main"]
 
@@ -136,11 +137,14 @@ def build_engine_for(
     audit: Any = None,
     connection_verify: str | bool | None = None,
     poll_s: float | None = None,
+    pg_tool_paths: Mapping[str, str] | None = None,
 ) -> RestoreEngine:
     """The engine over the app's one ClientFactory (used by the wizard and this CLI).
 
     ``credential`` reads the container when the plan names no SAS entry; ``poll_s`` is the
-    backup-job poll interval (default: the factory's LRO polling interval).
+    backup-job poll interval (default: the factory's LRO polling interval);
+    ``pg_tool_paths`` are the user's pg tool folders per major version (Settings), searched
+    before PATH and the standard places.
     """
     verify = connection_verify
     if verify is None:
@@ -152,7 +156,7 @@ def build_engine_for(
         plan,
         arm=arm,
         downloader=_downloader(plan, secrets, credential, verify),
-        pg=LocalPgRunner(),
+        pg=LocalPgRunner(discover(pg_tool_paths or {})),
         secrets=secrets,
         audit=_audit_into(audit),
         poll_s=poll,
@@ -163,6 +167,7 @@ def build_engine(plan: RestorePlanFile, *, sandbox: Path | None, secrets: Any = 
     """The engine with real adapters (sandbox or Azure); secrets in the OS keyring."""
     from pgflex_gui.keystore import Keystore
     from pgflex_gui.logs import AuditLog
+    from pgflex_gui.settings import load_settings
 
     factory, credential, verify = _sandbox_factory(sandbox) if sandbox else _azure_factory()
     return build_engine_for(
@@ -172,6 +177,7 @@ def build_engine(plan: RestorePlanFile, *, sandbox: Path | None, secrets: Any = 
         secrets=secrets or Keystore(),
         audit=AuditLog(),
         connection_verify=verify,
+        pg_tool_paths=load_settings().pg_tool_paths,
     )
 
 

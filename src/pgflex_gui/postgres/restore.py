@@ -189,7 +189,7 @@ def run_restore(
         if on_progress is not None and (event := progress.feed(line)) is not None:
             on_progress(event)
 
-    return run_streaming(
+    outcome = run_streaming(
         argv,
         password=password,
         on_line=handle,
@@ -198,3 +198,8 @@ def run_restore(
         sslmode=sslmode,
         grace=grace,
     )
+    if on_progress is not None and outcome.ok and progress.total:
+        # Parallel workers (-j) do not print a line for every item; a clean exit means all
+        # of them were restored, so progress ends at 100 %.
+        on_progress(ProgressEvent(progress.total, progress.total, "finished", "", ""))
+    return outcome

@@ -6,8 +6,6 @@ ARM-only sandbox instead of the shared session one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,33 +18,11 @@ from pgflex_gui.azure.storage import StorageService
 from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.sandbox.arm.seed import IDS
-from pgflex_gui.sandbox.runtime import NullDataPlane, Sandbox
-from tests.adapters.azure_helpers import sandbox_factory
 
 pytestmark = pytest.mark.sandbox
 
 LTR_ROLE = "c088a766-074b-43ba-90d4-1fb21feae531"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
-
-
-@pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    sb = Sandbox.start(
-        Path(tmp_path_factory.mktemp("azure-protection")),
-        seed="minimal",
-        dataplane=NullDataPlane(),
-        page_size=2,
-        retry_after=0,
-    )
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture(scope="module")
-def factory(box: Sandbox) -> Iterator[ClientFactory]:
-    f = sandbox_factory(box)
-    yield f
-    f.close()
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@ the caller's right to assign roles; listing a real server's databases (full sand
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,33 +32,13 @@ from pgflex_gui.jobs.protect import ServicePort
 from pgflex_gui.postgres.psql import ConnParams
 from pgflex_gui.sandbox.arm.seed import IDS
 from pgflex_gui.sandbox.pgdata import AZURE_OWNED_DB
-from pgflex_gui.sandbox.runtime import NullDataPlane, Sandbox
+from pgflex_gui.sandbox.runtime import Sandbox
 from pgflex_gui.ui.wizards.policy.flow import PolicyFlow, Step
 from tests.adapters.azure_helpers import sandbox_factory
 
 pytestmark = pytest.mark.sandbox
 
 ORDERS_BI = "pg-orders-weu-bi"
-
-
-@pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    sb = Sandbox.start(
-        Path(tmp_path_factory.mktemp("manage-jobs")),
-        seed="minimal",
-        dataplane=NullDataPlane(),
-        page_size=2,
-        retry_after=0,
-    )
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture(scope="module")
-def factory(box: Sandbox) -> Iterator[ClientFactory]:
-    f = sandbox_factory(box)
-    yield f
-    f.close()
 
 
 def ctx() -> JobContext:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,30 +26,9 @@ from pgflex_gui.jobs.protect import (
     ServicePort,
 )
 from pgflex_gui.sandbox.arm.seed import IDS
-from pgflex_gui.sandbox.runtime import NullDataPlane, Sandbox
-from tests.adapters.azure_helpers import sandbox_factory
+from pgflex_gui.sandbox.runtime import Sandbox
 
 pytestmark = pytest.mark.sandbox
-
-
-@pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    sb = Sandbox.start(
-        Path(tmp_path_factory.mktemp("protect-job")),
-        seed="minimal",
-        dataplane=NullDataPlane(),
-        page_size=2,
-        retry_after=0,
-    )
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture(scope="module")
-def factory(box: Sandbox) -> Iterator[ClientFactory]:
-    f = sandbox_factory(box)
-    yield f
-    f.close()
 
 
 def test_roles_granted_then_validated_and_configured(factory: ClientFactory) -> None:

@@ -67,6 +67,12 @@ class DeferredInventory:
                 Fault.APP, "The inventory could not be started.", details=repr(exc)
             ) from exc
 
+    def resolved(self) -> InventoryPort | None:
+        """The inventory once it is ready, else None (never blocks)."""
+        if not self._future.done() or self._future.exception() is not None:
+            return None
+        return self._future.result()
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
@@ -75,6 +81,15 @@ class DeferredInventory:
             return getattr(self._target(), name)(*args, **kwargs)
 
         return call
+
+
+def session_services(inventory: Any) -> Any:
+    """The services of the session the window shows: they travel with its inventory, so a
+    sign-in that is cancelled or still running never swaps them under the DBA."""
+    target = getattr(inventory, "target", inventory)
+    if isinstance(target, DeferredInventory):
+        target = target.resolved()
+    return target.services if isinstance(target, SubscriptionFilteredInventory) else None
 
 
 class SubscriptionFilteredInventory:
@@ -86,6 +101,7 @@ class SubscriptionFilteredInventory:
     def __init__(self, inner: InventoryPort, wanted: Callable[[], Sequence[str]]) -> None:
         self._inner = inner
         self._wanted = wanted
+        self.services: Any = None  # the session's write-side services (ui.workflows)
 
     def list_subscriptions(self, tenant_id: str) -> list[Any]:
         subs = self._inner.list_subscriptions(tenant_id)
@@ -110,7 +126,6 @@ class Composition:
     sandbox: Any = None
     log_setup: Any = None
     keystore: Any = None
-    services: Any = None  # ui.workflows.WorkflowServices of the current session
     subscription_filter: Callable[[], Sequence[str]] = tuple
     pg_tool_paths: Callable[[], Mapping[str, str]] = dict  # Settings: folder per major
     tasks: Any = None  # ui.tasks.TaskManager
@@ -248,7 +263,7 @@ def _connect(
             AzureInventory(factory, credential_for_tenant=credential_for_tenant),
             comp.subscription_filter,
         )
-        comp.services = _services(comp, factory, inventory, credential)
+        inventory.services = _services(comp, factory, inventory, credential)
         return inventory
 
     return connect
@@ -817,7 +832,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     from pgflex_gui.ui.workflows import WorkflowActions
 
     workflows = WorkflowActions(
-        services=lambda: comp.services, runner=runner, tasks=tasks, parent=lambda: window
+        services=lambda: session_services(inventory),
+        runner=runner,
+        tasks=tasks,
+        parent=lambda: window,
     )
     comp.closers.append(workflows.close)  # open wizards closed, runner listeners dropped
     actions = SessionActions(

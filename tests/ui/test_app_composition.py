@@ -100,3 +100,21 @@ def test_unexpected_errors_shown_to_the_user_are_redacted() -> None:
         err = as_app_error(exc)
     assert "hunter2-very-secret" not in err.details
     assert "RuntimeError" in err.details
+
+
+def test_workflows_use_the_services_of_the_session_the_window_shows() -> None:
+    from concurrent.futures import Future
+
+    from pgflex_gui.app import DeferredInventory, session_services
+    from pgflex_gui.ui.session import SwitchableInventory
+
+    ready = SubscriptionFilteredInventory(FakeInventory(), tuple)
+    ready.services = "services of the sandbox session"
+    future: Future[SubscriptionFilteredInventory] = Future()
+    shown = SwitchableInventory(DeferredInventory(future))
+
+    assert session_services(shown) is None  # still starting: nothing to act with yet
+    future.set_result(ready)
+    assert session_services(shown) == "services of the sandbox session"
+    shown.switch(None)  # signed out
+    assert session_services(shown) is None

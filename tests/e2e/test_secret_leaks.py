@@ -270,7 +270,9 @@ def test_no_secret_in_files_argv_or_environment(
         servers.begin_create(target_id, spec, keystore.get(server_admin_key(target_id))).result(
             timeout=120
         )
-        servers.ensure_firewall_rule(target_id, "pgflex-restore-client", "127.0.0.1")
+        servers.begin_firewall_rule(target_id, "pgflex-restore-client", "127.0.0.1").result(
+            timeout=60
+        )
 
         # -- restore as files → SAS download → pg_restore (PGPASSFILE) → verify → report -------
         counts = sandbox.dataplane.seeded_counts(

@@ -76,7 +76,7 @@ class FakeArm:
         self.exists = False
         self.polls = 0
 
-    def validate_restore(self, plan: Any, request: Any) -> None:
+    def validate_restore(self, plan: Any, request: Any, *, check: Any) -> None:
         self.ev.add("validate")
 
     def trigger_restore(self, plan: Any, request: Any, *, resume, on_token, check) -> str:
@@ -101,7 +101,7 @@ class FakeArm:
     def server_endpoint(self, target: Any) -> tuple[str, int, str]:
         return ("127.0.0.1", 5432, "")
 
-    def ensure_firewall_rule(self, target: Any, name: str, ip: str) -> None:
+    def ensure_firewall_rule(self, target: Any, name: str, ip: str, *, check: Any) -> None:
         self.ev.add("firewall", ip)
 
     def get_parameter(self, target: Any, name: str) -> str:
@@ -441,7 +441,7 @@ def test_directory_dump_is_downloaded_whole_and_restored_as_a_folder(world: dict
 def test_cross_region_request_targets_the_secondary_region(world: dict[str, Any], tmp_path: Path) -> None:  # fmt: skip
     requests: list[Any] = []
     arm = world["arm"]
-    arm.validate_restore = lambda plan, request: requests.append(request)
+    arm.validate_restore = lambda plan, request, check: requests.append(request)
     source = SourceSpec(BI, "rp1", "northeurope", cross_region=True, source_region="westeurope")
     _, res = run(world, make_plan(tmp_path, source=source))
     assert res.ok, res

@@ -139,8 +139,8 @@ class TargetServerService:
             return ServerEndpoint(host or "127.0.0.1", int(tags[SANDBOX_PORT_TAG]), "")
         return ServerEndpoint(host, 5432, "require")
 
-    def ensure_firewall_rule(self, server_id: ResourceId | str, rule: str, ip: str) -> None:
-        """Create or update a single-address firewall rule (blocks until done)."""
+    def begin_firewall_rule(self, server_id: ResourceId | str, rule: str, ip: str) -> Lro[None]:
+        """Create or update a single-address firewall rule (long-running)."""
         sub, rg, name = _parts(server_id)
         body = {"properties": {"startIpAddress": ip, "endIpAddress": ip}}
         what = f"add a firewall rule to {name}"
@@ -148,7 +148,7 @@ class TargetServerService:
             poller = self._client(sub).firewall_rules.begin_create_or_update(
                 rg, name, rule, _json(body)
             )
-        Lro(poller, what=what, convert=lambda _raw: None).result()
+        return Lro(poller, what=what, convert=lambda _raw: None)
 
     def get_parameter(self, server_id: ResourceId | str, parameter: str) -> str:
         """A server parameter's current value ("" when unset)."""

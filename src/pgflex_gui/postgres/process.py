@@ -1,4 +1,4 @@
-"""Run a pg tool: password through a 0600 pass file, both pipes drained, cancellable."""
+"""Run a pg tool: password in its environment only, both pipes drained, cancellable."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ import queue
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pgflex_gui.postgres.outcome import ProcessOutcome, collect_errors, is_error_line
 
-__all__ = ["SAFE_PGOPTIONS", "child_env", "pass_file", "run_streaming"]
+__all__ = ["SAFE_PGOPTIONS", "child_env", "run_streaming"]
 
 # Session settings that only make a restore faster and are safe for any user on flex.
 # No parallel index builds: pg_restore -j already runs one build per core, and extra workers
@@ -27,41 +26,26 @@ SAFE_PGOPTIONS = (
 _KEEP_ERROR_LINES = 10_000
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(":", "\\:")
-
-
-@contextlib.contextmanager
-def pass_file(password: str | None) -> Iterator[Path | None]:
-    """A temporary ``.pgpass`` (mode 0600) holding ``password``, removed on exit."""
-    if password is None:
-        yield None
-        return
-    fd, name = tempfile.mkstemp(prefix="pgflex-", suffix=".pgpass")
-    path = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(f"*:*:*:*:{_escape(password)}\n")
-        path.chmod(0o600)
-        yield path
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-
-
 def child_env(
-    passfile: Path | None,
+    password: str | None,
     *,
     pgoptions: str | None = SAFE_PGOPTIONS,
     sslmode: str | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The child's environment: no inherited PGPASSWORD, our pass file and options."""
+    """The environment of one pg tool child: the password, our options, nothing inherited.
+
+    The password travels in the child's environment only: never argv (anyone can list it),
+    never a file (a temporary .pgpass would outlive a kill -9 of the app), never our own
+    ``os.environ``. A process's environment is readable only by its user and the
+    administrator (Linux ``/proc/<pid>/environ`` is mode 0400; macOS and Windows likewise),
+    and it is gone when the child ends.
+    """
     env = {k: v for k, v in os.environ.items() if k not in ("PGPASSWORD", "PGPASSFILE")}
     env["PGAPPNAME"] = "pgflex-gui"
     env.setdefault("PGCONNECT_TIMEOUT", "15")
-    if passfile is not None:
-        env["PGPASSFILE"] = str(passfile)
+    if password is not None:
+        env["PGPASSWORD"] = password
     if pgoptions:
         env["PGOPTIONS"] = pgoptions
     if sslmode:
@@ -112,70 +96,69 @@ def run_streaming(
     after_error = False
     cancelled = False
     kill_at: float | None = None
-    with pass_file(password) as pgpass:
-        env = child_env(pgpass, pgoptions=pgoptions, sslmode=sslmode)
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            bufsize=1,
-            start_new_session=sys.platform != "win32",
-        )
-        lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
-        pumps = [
-            threading.Thread(target=_pump, args=(proc.stdout, "out", lines), daemon=True),
-            threading.Thread(target=_pump, args=(proc.stderr, "err", lines), daemon=True),
-        ]
-        for pump in pumps:
-            pump.start()
-        open_streams = len(pumps)
+    env = child_env(password, pgoptions=pgoptions, sslmode=sslmode)
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        bufsize=1,
+        start_new_session=sys.platform != "win32",
+    )
+    lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
+    pumps = [
+        threading.Thread(target=_pump, args=(proc.stdout, "out", lines), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, "err", lines), daemon=True),
+    ]
+    for pump in pumps:
+        pump.start()
+    open_streams = len(pumps)
+    try:
+        while open_streams:
+            if not cancelled and cancel is not None and cancel():
+                cancelled = True
+                kill_at = time.monotonic() + grace
+                _stop(proc, hard=False)
+            if kill_at is not None and time.monotonic() > kill_at:
+                _stop(proc, hard=True)
+                kill_at = None
+            try:
+                name, line = lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if line is None:
+                open_streams -= 1
+                continue
+            if name == "err" and len(kept) < _KEEP_ERROR_LINES:
+                if is_error_line(line):
+                    kept.append(line)
+                    after_error = True
+                elif after_error and line.lstrip().startswith("Command was:"):
+                    kept.append(line)
+                else:
+                    after_error = False
+            if on_line is not None:
+                on_line(line)
         try:
-            while open_streams:
-                if not cancelled and cancel is not None and cancel():
-                    cancelled = True
-                    kill_at = time.monotonic() + grace
-                    _stop(proc, hard=False)
-                if kill_at is not None and time.monotonic() > kill_at:
-                    _stop(proc, hard=True)
-                    kill_at = None
-                try:
-                    name, line = lines.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if line is None:
-                    open_streams -= 1
-                    continue
-                if name == "err" and len(kept) < _KEEP_ERROR_LINES:
-                    if is_error_line(line):
-                        kept.append(line)
-                        after_error = True
-                    elif after_error and line.lstrip().startswith("Command was:"):
-                        kept.append(line)
-                    else:
-                        after_error = False
-                if on_line is not None:
-                    on_line(line)
-            try:
-                exit_code = proc.wait(timeout=grace if cancelled else None)
-            except subprocess.TimeoutExpired:
-                _stop(proc, hard=True)
-                exit_code = proc.wait()
-        except BaseException:
-            _stop(proc, hard=False)
-            try:
-                proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                _stop(proc, hard=True)
-                proc.wait()
-            raise
-        finally:
-            for pump in pumps:
-                pump.join(timeout=1)
+            exit_code = proc.wait(timeout=grace if cancelled else None)
+        except subprocess.TimeoutExpired:
+            _stop(proc, hard=True)
+            exit_code = proc.wait()
+    except BaseException:
+        _stop(proc, hard=False)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            _stop(proc, hard=True)
+            proc.wait()
+        raise
+    finally:
+        for pump in pumps:
+            pump.join(timeout=1)
     errors, benign, fatal = collect_errors(kept)
     if cancelled:
         benign, fatal = [], []

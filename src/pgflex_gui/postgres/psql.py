@@ -1,7 +1,7 @@
 """Small database questions answered through the ``psql`` binary (no Python driver).
 
 Output is read with ``-At`` and a unit-separator field delimiter; the password goes
-through a temporary 0600 PGPASSFILE, never argv.
+only into the child's environment (``process.child_env``), never argv or a file.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pgflex_gui.postgres.outcome import ProcessOutcome, collect_errors, raise_for_outcome
-from pgflex_gui.postgres.process import child_env, pass_file
+from pgflex_gui.postgres.process import child_env
 from pgflex_gui.postgres.tools import PgTool
 
 __all__ = [
@@ -62,18 +62,17 @@ def query(
         "-h", conn.host, "-p", str(conn.port), "-U", conn.user, "-d", conn.dbname, "-c", sql,
     ]  # fmt: skip
     started = time.monotonic()
-    with pass_file(password) as pgpass:
-        out = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            env=child_env(pgpass, pgoptions=None, sslmode=conn.sslmode),
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+    out = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env=child_env(password, pgoptions=None, sslmode=conn.sslmode),
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
     if out.returncode != 0:
         lines = out.stderr.splitlines() or [f"psql: error: exit code {out.returncode}"]
         errors, _benign, fatal = collect_errors(lines)

@@ -178,7 +178,7 @@ def run_restore(
 ) -> ProcessOutcome:
     """Run a pg_restore or psql argv from the builders above.
 
-    The password goes through a temporary 0600 PGPASSFILE removed afterwards. With
+    The password goes only into the child's environment (``child_env``). With
     ``toc`` and ``on_progress``, every verbose line that names an object reports progress.
     """
     progress = RestoreProgress.for_toc(toc) if toc is not None else RestoreProgress(0)

@@ -2,7 +2,7 @@
 
 The host comes from the server's FQDN (the loopback sandbox: 127.0.0.1 and the
 ``sandbox-port`` tag), the login from its administrator login. The password goes only into
-the query (a temporary PGPASSFILE); it is stored in the keyring only when the user ticks
+the query (the psql child's environment); it is stored in the keyring only when the user ticks
 "Remember in the keyring", and never in settings or logs.
 """
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import resource
 import shutil
 import subprocess  # noqa: TID251 - a benchmark driving pg_restore and curl
@@ -59,8 +60,28 @@ def _tls(d: Path) -> dict[str, Path]:
     return paths
 
 
-def _run_engine(plan: Any, url: str, ca: str, out: Any) -> None:
-    """Child process: run the engine; send (result, wall seconds, peak RSS in MB) or an error."""
+def _cpu_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU time of the whole machine so far (Linux ``/proc/stat``; else zeros)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def _busy_since(start: tuple[int, int]) -> float:
+    """Share of the machine's CPU time that was busy since ``start`` (0-100 %)."""
+    busy, total = _cpu_jiffies()
+    return 100.0 * (busy - start[0]) / max(1, total - start[1])
+
+
+def _run_engine(plan: Any, url: str, ca: str, out: Any, session_secrets: dict[str, str]) -> None:
+    """Child process: run the engine; send (result, wall seconds, peak RSS in MB) or an error.
+
+    ``session_secrets`` arrive through the spawn pipe when there is no keyring service (the
+    parent's secrets then live in its memory only); with a keyring they are already there.
+    """
     from pgflex_gui.azure.blobs import BlobDownloader
     from pgflex_gui.jobs.job import CancelToken, JobContext
     from pgflex_gui.jobs.journal import JobJournal
@@ -70,6 +91,8 @@ def _run_engine(plan: Any, url: str, ca: str, out: Any) -> None:
 
     try:
         secrets = Keystore()
+        for key, value in session_secrets.items():
+            secrets.set(key, value)
         downloader = BlobDownloader.from_url(url, secrets.get("sas"), connection_verify=ca)
         engine = RestoreEngine(
             plan, arm=None, downloader=downloader, pg=LocalPgRunner(), secrets=secrets
@@ -164,10 +187,13 @@ def main(argv: list[str] | None = None) -> int:
         # In a fresh (spawned) process, so its peak RSS is the engine's, not the setup's.
         spawn = multiprocessing.get_context("spawn")
         parent_end, child_end = spawn.Pipe()
-        child = spawn.Process(target=_run_engine, args=(plan, url, ca, child_end))
+        passed = {"sas": sas, "pw": PASSWORD} if secrets.session_only else {}
+        child = spawn.Process(target=_run_engine, args=(plan, url, ca, child_end, passed))
+        cpu0 = _cpu_jiffies()
         child.start()
         outcome = parent_end.recv()
         child.join()
+        engine_busy = _busy_since(cpu0)
         if isinstance(outcome, str):
             raise SystemExit(f"engine failed: {outcome}")
         result, e2e, peak_rss = outcome
@@ -191,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         man = work / "manual"
         man.mkdir()
         t = time.monotonic()
+        cpu0 = _cpu_jiffies()
         for name in dbs:
             download_blob_sdk(client, name, man / name, max_concurrency=1)
         man_dl = time.monotonic() - t
@@ -208,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                            capture_output=True)  # fmt: skip
             man_steps.append(f"{db} {time.monotonic() - t1:.1f}")
         manual = time.monotonic() - t
+        manual_busy = _busy_since(cpu0)
         print(f"manual: download {man_dl:.1f} s, pg_restore {', '.join(man_steps)}", flush=True)
 
         # 3. download baselines: SDK max_concurrency=8 and curl
@@ -226,6 +254,13 @@ def main(argv: list[str] | None = None) -> int:
                 subprocess.run([curl, "-sS", "-f", "--cacert", ca, "-o", out,
                                 f"{url}/{name}?{sas}"], check=True)  # fmt: skip
             curl_mbs = total / 1e6 / (time.monotonic() - t)
+        # On a saturated machine overlap cannot help: the manual way already keeps the cores
+        # busy during pg_restore -j, so e2e is bounded by the total CPU work.
+        print(
+            f"cpu busy ({os.cpu_count()} cores): engine {engine_busy:.0f} %, "
+            f"manual {manual_busy:.0f} %",
+            flush=True,
+        )
         print(f"databases: {[d.name for d in result.databases]}, {total / 1e6:.0f} MB of dumps")
         print(f"engine {e2e:.1f} s (download {dl_s:.1f} s, {ours_mbs:.0f} MB/s); manual "
               f"{manual:.1f} s; sdk {sdk_mbs:.0f} MB/s; curl {curl_mbs:.0f} MB/s")  # fmt: skip

@@ -307,7 +307,8 @@ def _restore_job(comp: Composition, factory: Any, credential: Any, plan: Any) ->
 
     def run(ctx: JobContext) -> Any:
         journal = ctx.journal
-        folder = journal.path.parent if getattr(journal, "path", None) else None
+        path = getattr(journal, "path", None)
+        folder = path.parent if path is not None else None
         if folder is not None and journal.get(PLAN_FILE_KEY) is None:
             plan_path = folder / f"{journal.job_id}.plan.json"
             save_plan(plan, plan_path)
@@ -774,7 +775,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APPLICATION)
-    app = QApplication.instance() or QApplication([APPLICATION])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([APPLICATION])
     app.setWindowIcon(QIcon(str(RESOURCES / "pgflex-gui.svg")))
     comp = Composition()
     _setup_logging(comp)

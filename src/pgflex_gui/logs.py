@@ -22,7 +22,6 @@ import logging.handlers
 import os
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -154,10 +153,10 @@ def clear_registered_secrets() -> None:
         _secrets_re = None
 
 
-def redact(text: str) -> str:
-    """``text`` without tokens, SAS signatures, keys, passwords and registered secrets."""
+def redact(text: object) -> str:
+    """``text`` (as ``str``) without tokens, SAS signatures, keys, passwords and secrets."""
     if not text:
-        return text
+        return "" if text is None else str(text)
     if not isinstance(text, str):
         text = str(text)
     pattern = _secrets_re
@@ -231,8 +230,6 @@ class RedactingFormatter(logging.Formatter):
 
 
 class _UTCFormatter(RedactingFormatter):
-    converter = time.gmtime
-
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         stamp = datetime.fromtimestamp(record.created, UTC)
         return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(record.msecs):03d}Z"

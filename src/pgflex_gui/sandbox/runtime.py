@@ -131,8 +131,9 @@ class Sandbox:
             else:
                 _reattach(state, dataplane)
         except BaseException:
-            if owns:
-                dataplane.close()  # type: ignore[attr-defined]
+            closer = getattr(dataplane, "close", None)
+            if owns and closer is not None:
+                closer()
             raise
         faults = Faults()
         faults.global_latency_ms = latency_ms

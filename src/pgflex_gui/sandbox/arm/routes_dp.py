@@ -406,9 +406,9 @@ def register(arm: ArmService) -> None:
         props["protectionStatus"] = {"status": "ConfiguringProtection", "errorDetails": None}
         props.setdefault("dataSourceSetInfo", None)
         props["protectionErrorDetails"] = None
-        bi = {"id": bi_id, "name": m["bi"], "type": BI, "tags": {}, "properties": props}
         if existing:
-            bi["properties"]["policyInfo"] = props.get("policyInfo", {})
+            props["policyInfo"] = props.get("policyInfo", {})
+        bi = {"id": bi_id, "name": m["bi"], "type": BI, "tags": {}, "properties": props}
         state.put(bi)
 
         def work() -> None:

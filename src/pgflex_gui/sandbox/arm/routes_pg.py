@@ -426,7 +426,7 @@ def register(arm: ArmService) -> None:
             return dp.list_databases(server["_sandbox"]["key"])
         return [
             tuple(d)
-            for d in server["_sandbox"].get(  # type: ignore[misc]
+            for d in server["_sandbox"].get(
                 "databases",
                 [
                     ["postgres", "azure_pg_admin"],

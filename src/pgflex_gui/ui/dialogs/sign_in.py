@@ -348,6 +348,8 @@ class SignInDialog(QDialog):
             (self.secret, secret),
             (self.certificate.parentWidget(), certificate),
         ):
+            if widget is None:
+                continue
             widget.setVisible(shown)
             label = self._form.labelForField(widget)
             if label is not None:

@@ -209,7 +209,7 @@ class ResourceTreeModel(QAbstractItemModel):
             log.exception("index() failed")
             return QModelIndex()
 
-    def parent(self, index: AnyIndex | None = None) -> Any:  # type: ignore[override]
+    def parent(self, index: AnyIndex | None = None) -> Any:
         if index is None:
             return QObject.parent(self)
         try:

@@ -263,7 +263,13 @@ class PolicyWizard(QWizard):
         """Window-modal, without a nested event loop: ``on_given`` runs only on OK."""
         dialog = DbCredentialsDialog(server, self, can_remember=self._services.keystore is not None)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda: on_given(dialog.credentials()))
+
+        def accepted() -> None:
+            given = dialog.credentials()
+            if given is not None:  # OK is enabled only when nothing is missing
+                on_given(given)
+
+        dialog.accepted.connect(accepted)
         dialog.open()
 
     def _on_databases_requested(self, server: FlexServer) -> None:

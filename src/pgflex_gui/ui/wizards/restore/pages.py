@@ -435,7 +435,8 @@ class ContainerPage(_FlowPage):
         def fetch() -> list[StorageAccount]:
             subs = inventory.list_subscriptions(tenant) if tenant else []
             ids = [s.subscription_id for s in subs] or [vault.id.subscription_id]
-            return storage.list_storage_accounts(ids)
+            accounts: list[StorageAccount] = storage.list_storage_accounts(ids)
+            return accounts
 
         self.services.tasks.task(fetch).keyed(("restore-accounts", str(vault.id))).on_success(
             self.flow.set_accounts
@@ -710,7 +711,8 @@ class ServerPage(_FlowPage):
         inventory, tenant = self.services.inventory, ""
         vault, server = self.flow.source.vault, self.flow.source.server
         tenant = (vault.tenant_id if vault else "") or (server.tenant_id if server else "")
-        fallback = (server or vault).id.subscription_id if (server or vault) else ""
+        source = server or vault
+        fallback = source.id.subscription_id if source is not None else ""
 
         def fetch() -> Iterable[list[Any]]:
             subs = (

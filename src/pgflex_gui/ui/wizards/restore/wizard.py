@@ -187,7 +187,7 @@ def _find_ref(root: Any, kind: type, rid: str) -> Any:
     while stack:
         node = stack.pop()
         ref = getattr(node, "ref", None)
-        if isinstance(ref, kind) and str(ref.id).lower() == rid.lower():
+        if isinstance(ref, kind) and str(getattr(ref, "id", "")).lower() == rid.lower():
             return ref
         stack.extend(getattr(node, "children", ()))
     return None

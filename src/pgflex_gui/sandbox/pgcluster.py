@@ -33,6 +33,7 @@ __all__ = [
     "as_server_user",
     "bin_dir_for",
     "external_pg_home",
+    "external_pg_homes",
     "free_port",
     "installed_majors",
     "quote_ident",
@@ -274,13 +275,28 @@ def traversable_by_server_user(path: Path) -> bool:
     return True
 
 
+def _external_base() -> Path:
+    return Path(tempfile.gettempdir()) / "pgflex-sandbox-pg"
+
+
+def _root_digest(root: Path) -> str:
+    return hashlib.sha1(str(root).encode()).hexdigest()[:12]
+
+
 def external_pg_home(root: Path, name: str) -> Path:
     """A postgres-owned place for a cluster whose ``root`` the server user cannot reach."""
-    base = Path(tempfile.gettempdir()) / "pgflex-sandbox-pg"
+    base = _external_base()
     base.mkdir(mode=0o711, exist_ok=True)
     base.chmod(0o711)
-    digest = hashlib.sha1(str(root).encode()).hexdigest()[:12]
-    return base / f"{digest}-{name}"
+    return base / f"{_root_digest(root)}-{name}"
+
+
+def external_pg_homes(root: Path) -> list[Path]:
+    """Every external cluster home made for data-plane ``root`` (for ``sandbox reset``)."""
+    base = _external_base()
+    if not base.is_dir():
+        return []
+    return sorted(base.glob(f"{_root_digest(root)}-*"))
 
 
 def _run(

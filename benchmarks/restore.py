@@ -191,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         child = spawn.Process(target=_run_engine, args=(plan, url, ca, child_end, passed))
         cpu0 = _cpu_jiffies()
         child.start()
+        while not parent_end.poll(1.0):
+            if not child.is_alive():  # died before sending anything (e.g. an import error)
+                raise SystemExit(f"engine process died with exit code {child.exitcode}")
         outcome = parent_end.recv()
         child.join()
         engine_busy = _busy_since(cpu0)

@@ -21,9 +21,10 @@ Example (version 1)::
      "parallel_restores": 2, "download_dir": "/var/tmp/pgflex-restore", "source_counts": {}}
 
 ``source`` is null in incident mode (start from an existing container or local folder).
-``databases`` empty means every database found. ``jobs`` 0 means "target vCores".
+``databases`` empty means every database found. ``jobs`` 0 means "the target's vCores,
+shared by the databases restored at once" (``jobs.restore.db_restore_jobs``).
 ``parallel_restores`` databases are restored at once (default 2: one large database no longer
-holds back the small ones; measured 0.8× the sequential time in ``benchmarks/restore.py``).
+holds back the small ones while the others download and restore).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``python -m pgflex_gui.sandbox up|down|reset|status|serve|token`` (``pgflex sandbox`` delegates)."""
+"""``python -m pgflex_gui.sandbox up|down|reset|status|serve|token`` (``pgflex sandbox``)."""
 
 from __future__ import annotations
 

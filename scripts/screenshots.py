@@ -24,7 +24,7 @@ from pgflex_gui.ui.tree.nodes import ProtectionStatus
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else "docs"
 log = logging.getLogger("extra")
-orig = A._screenshot_when_loaded
+orig = A.screenshot_when_loaded
 
 
 def patched(window, tasks, path, **kw):
@@ -136,7 +136,7 @@ def patched(window, tasks, path, **kw):
 
 
 if __name__ == "__main__":
-    A._screenshot_when_loaded = patched
+    A.screenshot_when_loaded = patched
     sys.exit(
         A.run(["--sandbox", "--seed", "default", "--screenshot", f"{OUT}/screenshot-main.png"])
     )

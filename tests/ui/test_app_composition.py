@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pgflex_gui.app import SubscriptionFilteredInventory
+from pgflex_gui.backends import SubscriptionFilteredInventory
 from tests.ui.fakes import SUB_A, SUB_B, TENANT, FakeInventory
 
 
@@ -18,7 +18,8 @@ def test_the_subscription_filter_is_read_at_each_listing() -> None:
 
 
 def test_an_interrupted_restore_is_resumed_under_its_own_journal(tmp_path: Path) -> None:
-    from pgflex_gui.app import PLAN_FILE_KEY, Composition, _resume_interrupted_restores
+    from pgflex_gui.backends import PLAN_FILE_KEY, resume_interrupted_restores
+    from pgflex_gui.composition import Composition
     from pgflex_gui.jobs.journal import JournalState, JournalStore
     from pgflex_gui.jobs.restore_plan_file import (
         ContainerSpec,
@@ -46,14 +47,15 @@ def test_an_interrupted_restore_is_resumed_under_its_own_journal(tmp_path: Path)
         started.append((p, job_id))
         return job_id or ""
 
-    _resume_interrupted_restores(comp, start)
-    _resume_interrupted_restores(comp, start)  # a second session (re-sign-in) does not repeat
+    resume_interrupted_restores(comp, start)
+    resume_interrupted_restores(comp, start)  # a second session (re-sign-in) does not repeat
     assert started == [(plan, "r1")]
 
 
 def test_a_restore_job_keeps_its_plan_and_report_beside_its_journal(tmp_path: Path) -> None:
     """Even a restore that fails leaves the plan (for resume) and a report behind."""
-    from pgflex_gui.app import PLAN_FILE_KEY, Composition, _restore_job
+    from pgflex_gui.backends import PLAN_FILE_KEY, restore_job
+    from pgflex_gui.composition import Composition
     from pgflex_gui.jobs.journal import JournalStore
     from pgflex_gui.jobs.restore_plan_file import ContainerSpec, RestorePlanFile, TargetSpec
     from pgflex_gui.jobs.runner import JobRunner
@@ -79,7 +81,7 @@ def test_a_restore_job_keeps_its_plan_and_report_beside_its_journal(tmp_path: Pa
             return NoSecrets()
 
     comp = Composition(keystore=Keystores())
-    handle = runner.submit(_restore_job(comp, None, None, plan), "restore", job_id="j1")
+    handle = runner.submit(restore_job(comp, None, None, plan), "restore", job_id="j1")
     try:
         handle.future.result(timeout=60)
     except Exception:  # noqa: BLE001 - the outcome is not the point here
@@ -105,7 +107,7 @@ def test_unexpected_errors_shown_to_the_user_are_redacted() -> None:
 def test_workflows_use_the_services_of_the_session_the_window_shows() -> None:
     from concurrent.futures import Future
 
-    from pgflex_gui.app import DeferredInventory, session_services
+    from pgflex_gui.backends import DeferredInventory, session_services
     from pgflex_gui.ui.session import SwitchableInventory
 
     ready = SubscriptionFilteredInventory(FakeInventory(), tuple)

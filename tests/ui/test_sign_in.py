@@ -449,7 +449,8 @@ def test_window_status_bar_and_tree_follow_sign_in_and_out(
     qsettings: QSettings,
 ) -> None:
     """app.SessionActions: handlers, the status bar, and the inventory swap."""
-    from pgflex_gui.app import SessionActions, SettingsHolder
+    from pgflex_gui.composition import SettingsHolder
+    from pgflex_gui.session_actions import SessionActions
     from pgflex_gui.ui.main_window import MainWindow
     from tests.ui.fakes import FakeInventory
 

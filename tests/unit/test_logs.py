@@ -92,7 +92,7 @@ def _logger(name: str, formatter: logging.Formatter) -> tuple[logging.Logger, io
     return logger, stream
 
 
-def _connect(password: str, sig: str) -> None:
+def connect(password: str, sig: str) -> None:
     raise RuntimeError(f"login failed for password={password} url=?sv=1&sig={sig}")
 
 
@@ -102,7 +102,7 @@ def test_filter_redacts_message_and_traceback(formatter: logging.Formatter) -> N
     register_secret("registered-secret-xyz")
     logger.info("token %s for %s", f"Bearer {JWT}", SAS_URL)
     try:
-        _connect(PASSWORD, SIG)
+        connect(PASSWORD, SIG)
     except RuntimeError:
         logger.exception("restore failed with registered-secret-xyz and password=%s", "hunter22")
     out = stream.getvalue()

@@ -451,22 +451,22 @@ def test_cross_region_request_targets_the_secondary_region(world: dict[str, Any]
 
 
 @pytest.mark.parametrize(
-    ("vcores", "parallel", "n_dbs", "plan_jobs", "expected"),
+    ("vcores", "in_use", "plan_jobs", "expected"),
     [
-        (2, 2, 4, 0, 1),  # two at once on 2 vCores: -j 1 each, not 2 x -j 2
-        (8, 2, 4, 0, 4),
-        (8, 2, 1, 0, 8),  # one database: it gets every vCore
-        (4, 1, 3, 0, 4),
-        (2, 4, 4, 0, 1),  # never below 1
-        (4, 2, 4, 3, 3),  # the plan's own choice wins...
-        (4, 2, 4, 16, 4),  # ...but never above the vCores
+        (2, 0, 0, 2),  # the first (largest) database gets every vCore
+        (2, 2, 0, 1),  # one beside it gets what is left, at least 1
+        (8, 0, 0, 8),
+        (8, 6, 0, 2),
+        (8, 9, 0, 1),
+        (4, 0, 3, 3),  # the plan's own choice wins...
+        (4, 0, 16, 4),  # ...but never above the vCores
     ],
 )
 def test_pg_restore_jobs_share_the_target_vcores(
-    tmp_path: Path, vcores: int, parallel: int, n_dbs: int, plan_jobs: int, expected: int
+    tmp_path: Path, vcores: int, in_use: int, plan_jobs: int, expected: int
 ) -> None:
     from pgflex_gui.jobs.restore import db_restore_jobs
 
     target = TargetSpec(mode="existing", host="h", port=5432, vcores=vcores)
-    plan = make_plan(tmp_path, target=target, parallel_restores=parallel, jobs=plan_jobs)
-    assert db_restore_jobs(plan, n_dbs) == expected
+    plan = make_plan(tmp_path, target=target, jobs=plan_jobs)
+    assert db_restore_jobs(plan, in_use) == expected

@@ -373,19 +373,19 @@ class RestoreResult:
 # --------------------------------------------------------------------------------- helpers
 
 
-def db_restore_jobs(plan: RestorePlanFile, n_databases: int) -> int:
-    """``pg_restore -j`` for each database: the target's vCores shared by those restored at once.
+def db_restore_jobs(plan: RestorePlanFile, jobs_in_use: int) -> int:
+    """``pg_restore -j`` for a database whose restore starts while ``jobs_in_use`` others run.
 
-    Two databases with ``-j 2`` each on a 2-vCore server keep four loads racing for two
-    cores; spinning on the server's locks then wastes CPU (measured at 2 GB of dumps: the
-    restore took 0.99x the sequential time with -j 2 each; see ``benchmarks/restore.py``). A
-    ``jobs`` set in the plan is taken as it is, but never above the vCores.
+    The target's vCores are the budget: the first (largest) database gets them all, one that
+    starts beside it gets what is left, and at least 1. Two databases with ``-j vCores`` each
+    kept twice the server's cores busy (measured on 2 cores at 2 GB of dumps: no faster than
+    one after another, ``benchmarks/restore.py``). A ``jobs`` set in the plan is taken as it
+    is, but never above the vCores.
     """
     vcores = max(1, plan.target.vcores or 1)
     if plan.jobs:
         return max(1, min(plan.jobs, vcores))
-    at_once = max(1, min(plan.parallel_restores, n_databases))
-    return max(1, vcores // at_once)
+    return max(1, vcores - jobs_in_use)
 
 
 def generate_password(length: int = 24) -> str:
@@ -467,7 +467,7 @@ class RestoreEngine:
         self._server_error: BaseException | None = None
         self._progress: dict[str, float] = {}
         self._stop_all = threading.Event()
-        self._db_jobs = 1  # pg_restore -j per database, set when the databases are known
+        self._jobs_in_use = 0  # pg_restore workers running now (under _lock)
 
     # -- public ----------------------------------------------------------------------------
 
@@ -779,7 +779,6 @@ class RestoreEngine:
         futures: list[Future[None]] = []
         roles_future: Future[None] | None = None
         workers = max(1, self.plan.parallel_restores)
-        self._db_jobs = db_restore_jobs(self.plan, len(order))
         with ThreadPoolExecutor(workers, thread_name_prefix="pgflex-restore") as pool:
             try:
                 if self.plan.roles and listing["roles"]:
@@ -947,28 +946,14 @@ class RestoreEngine:
         saved.update({"status": "restoring", "created_by_app": created, "file": path.name})
         journal.checkpoint(_db_key(name), saved)
         bar = self._bar("restore", name)
-        jobs = self._db_jobs
-        last = [0.0]
-
-        def on_progress(event: ProgressEvent) -> None:
-            db.objects_done, db.objects_total = event.done, event.total
-            now = time.monotonic()
-            if now - last[0] > 0.1:
-                last[0] = now
-                ctx.report(Progress(event.done, event.total or None, f"{name}: {event.text}"))
-
-        self.audit("restore-database", name, {"file": path.name, "jobs": jobs})
-        outcome = self.pg.restore(
-            tgt,
-            name,
-            path,
-            info,
-            jobs=jobs,
-            keep_owners=self.plan.roles,
-            toc=toc,
-            on_progress=on_progress,
-            cancel=lambda: ctx.cancelled,
-        )
+        with self._lock:
+            jobs = db_restore_jobs(self.plan, self._jobs_in_use)
+            self._jobs_in_use += jobs
+        try:
+            outcome = self._run_pg_restore(ctx, db, path, info, tgt, toc, jobs)
+        finally:
+            with self._lock:
+                self._jobs_in_use -= jobs
         if outcome.cancelled:
             self._end(bar, "cancelled")
             raise Cancelled()
@@ -988,6 +973,39 @@ class RestoreEngine:
         self._verify(db, tgt, toc)
         db.status = "restored"
         self._end(vbar, "ok" if db.ok else "failed")
+
+    def _run_pg_restore(
+        self,
+        ctx: JobContext,
+        db: DbResult,
+        path: Path,
+        info: FileInfo,
+        tgt: PgTarget,
+        toc: Toc | None,
+        jobs: int,
+    ) -> ProcessOutcome:
+        name = db.name
+        last = [0.0]
+
+        def on_progress(event: ProgressEvent) -> None:
+            db.objects_done, db.objects_total = event.done, event.total
+            now = time.monotonic()
+            if now - last[0] > 0.1:
+                last[0] = now
+                ctx.report(Progress(event.done, event.total or None, f"{name}: {event.text}"))
+
+        self.audit("restore-database", name, {"file": path.name, "jobs": jobs})
+        return self.pg.restore(
+            tgt,
+            name,
+            path,
+            info,
+            jobs=jobs,
+            keep_owners=self.plan.roles,
+            toc=toc,
+            on_progress=on_progress,
+            cancel=lambda: ctx.cancelled,
+        )
 
     def _verify(self, db: DbResult, tgt: PgTarget, toc: Toc | None) -> None:
         tables = list(toc.tables) if toc is not None else []

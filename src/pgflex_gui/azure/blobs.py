@@ -838,7 +838,8 @@ class _Run:
         if state.md5 is None:
             return False
         with self.lock:
-            if index == state.hash_next or self.spare_left <= 0:
+            # next in line (or already passed by a frontier that read it back): no parking
+            if index <= state.hash_next or self.spare_left <= 0:
                 return False
             self.spare_left -= 1
             state.parked[index] = buf[: self._range_len(state, index)]

@@ -939,8 +939,7 @@ class _Run:
                         if state.md5 is not None:
                             state.md5.update(mem[1][: self._range_len(state, i)])
                     elif state.md5 is not None or resumed:
-                        if mem is not None and mem[1] is buf:
-                            mem = None  # reading back overwrites buf, which holds mem's bytes
+                        mem = None  # reading back overwrites buf, which holds mem's bytes
                         if not self._hash_range(state, i, buf, check=resumed):
                             state.bad.append(i)
                     state.hash_next += 1

@@ -135,6 +135,9 @@ def _reset(workdir: Path) -> int:
         print(f"{workdir} holds no sandbox (no state.json); nothing deleted", file=sys.stderr)
         return 2
     _down(workdir)
+    if _pid(workdir) is not None:
+        print("the sandbox did not stop; nothing deleted (try again)", file=sys.stderr)
+        return 1
     homes = external_pg_homes((workdir / "data").resolve())
     for home in homes:
         shutil.rmtree(home, ignore_errors=True)

@@ -407,7 +407,7 @@ def register(arm: ArmService) -> None:
         props.setdefault("dataSourceSetInfo", None)
         props["protectionErrorDetails"] = None
         if existing:
-            props["policyInfo"] = props.get("policyInfo", {})
+            props.setdefault("policyInfo", {})
         bi = {"id": bi_id, "name": m["bi"], "type": BI, "tags": {}, "properties": props}
         state.put(bi)
 

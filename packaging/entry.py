@@ -2,14 +2,16 @@
 
 ``--self-check [--out FILE]`` proves the bundle is complete: it imports the Azure SDK
 modules the app uses, resolves the keyring backend (and runs the keystore's probe, which
-starts a child process: this checks ``multiprocessing.freeze_support``), prints a JSON
-report and exits 0 (1 if an import failed). Everything else goes to ``pgflex_gui.__main__``.
+starts a child process: this checks ``multiprocessing.freeze_support``), checks that the
+bundled Qt binding keeps reference counts straight across 10,000 emits of each signal kind
+(``pgflex_gui.ui.qtcheck``), prints a JSON report and exits 0 (1 if anything failed). Everything else goes to ``pgflex_gui.__main__``.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import multiprocessing
 import sys
 import traceback
@@ -57,6 +59,23 @@ def self_check(argv: list[str]) -> int:
         report["versions"] = versions()
     except Exception:  # noqa: BLE001
         report["probe_error"] = traceback.format_exc()
+    try:  # the Qt binding keeps reference counts straight across emits (PySide6 6.12.0 did not)
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from PySide6.QtWidgets import QApplication
+
+        from pgflex_gui.ui import qtcheck
+
+        qt_app = QApplication.instance() or QApplication(["pgflex-gui-self-check"])
+        drift = qtcheck.report(10_000)
+        report["qt_binding"] = {
+            "sound": qtcheck.is_sound(drift, 10_000),
+            "drift": {k: {n: d for n, d in v.items() if d} for k, v in drift.items()},
+        }
+        del qt_app
+    except Exception:  # noqa: BLE001
+        report["qt_binding_error"] = traceback.format_exc()
+    qt = report.get("qt_binding")
+    qt_broken = not (isinstance(qt, dict) and qt.get("sound"))
     text = json.dumps(report, indent=2)
     out_path = None
     if "--out" in argv:
@@ -67,6 +86,10 @@ def self_check(argv: list[str]) -> int:
             fh.write(text + "\n")
     if sys.stdout is not None:  # windowed builds on Windows have no stdout
         print(text)
+    if qt_broken:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+        os._exit(1)  # teardown would abort in bool_dealloc on a broken binding
     return 1 if failed or "probe_error" in report else 0
 
 

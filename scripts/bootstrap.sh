@@ -2,7 +2,8 @@
 # Installs everything pgflex-gui needs on a fresh Debian/Ubuntu machine; safe to re-run.
 #   system packages (apt; only as root or with passwordless sudo), Azurite (npm, into
 #   ./node_modules), and a virtual environment in ./.venv with the app and its extras.
-# Sourced by scripts/app and scripts/test; PGFLEX_EXTRAS picks the pip extras.
+# Python packages come only from the lock (requirements/, see scripts/lock), hashes checked.
+# Sourced by scripts/app and scripts/test.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,16 +48,20 @@ npm_install() {
   (cd "$ROOT" && npm install --no-audit --no-fund --silent)
 }
 
-venv_install() {
-  local extras="$1" stamp="$STAMP_DIR/extras-$1"
-  if [ -f "$stamp" ] && [ "$stamp" -nt "$ROOT/pyproject.toml" ]; then return 0; fi
+venv_install() {  # venv_install runtime|dev : the locked set (requirements/<set>.txt), hashes checked
+  local set="$1" lock="$ROOT/requirements/$1.txt" stamp="$STAMP_DIR/lock-$1"
+  if [ -f "$stamp" ] && [ "$stamp" -nt "$lock" ] && [ "$stamp" -nt "$ROOT/pyproject.toml" ]; then
+    return 0
+  fi
   if [ ! -x "$VENV/bin/python" ]; then
     log "python3 -m venv .venv"
     python3 -m venv "$VENV"
   fi
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check uv
-  log "installing pgflex-gui[$extras] into .venv"
-  "$VENV/bin/python" -m uv pip install -q --python "$VENV/bin/python" -e "$ROOT[$extras]"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes \
+    -r "$ROOT/requirements/uv.txt"
+  log "installing the locked set requirements/$set.txt into .venv"
+  "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" --require-hashes -r "$lock"
+  "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" --no-deps -e "$ROOT"
   mkdir -p "$STAMP_DIR" && touch "$stamp"
 }
 
@@ -67,5 +72,5 @@ bootstrap() {  # bootstrap runtime|test
   command -v npm >/dev/null || apt_install npm
   [ "$1" = test ] && apt_install "${APT_TEST[@]}"
   npm_install
-  if [ "$1" = test ]; then venv_install "sandbox,test,dev"; else venv_install "sandbox"; fi
+  if [ "$1" = test ]; then venv_install dev; else venv_install runtime; fi
 }

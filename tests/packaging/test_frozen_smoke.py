@@ -92,6 +92,7 @@ def test_frozen_self_check(frozen_app: Path, tmp_path: Path) -> None:
     assert report["keyring"].startswith("keyring.backends.")
     assert report["versions"]["azure-identity"] != "not installed"
     assert report["versions"]["pgflex-gui"] != "not installed"
+    assert report["qt_binding"]["sound"] is True, report.get("qt_binding")
     probe = report["keyring_probe"]
     if _require_keyring():
         assert probe["secure"], probe

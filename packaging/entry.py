@@ -4,15 +4,16 @@
 modules the app uses, resolves the keyring backend (and runs the keystore's probe, which
 starts a child process: this checks ``multiprocessing.freeze_support``), checks that the
 bundled Qt binding keeps reference counts straight across 10,000 emits of each signal kind
-(``pgflex_gui.ui.qtcheck``), prints a JSON report and exits 0 (1 if anything failed). Everything else goes to ``pgflex_gui.__main__``.
+(``pgflex_gui.ui.qtcheck``), prints a JSON report and exits 0 (1 if anything failed).
+Everything else goes to ``pgflex_gui.__main__``.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-import os
 import multiprocessing
+import os
 import sys
 import traceback
 

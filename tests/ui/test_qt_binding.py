@@ -47,7 +47,11 @@ def test_the_command_line_check_passes_in_this_environment() -> None:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run(
         [sys.executable, "-m", "pgflex_gui.ui.qtcheck", "10000"],
-        capture_output=True, text=True, timeout=120, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "sound" in done.stdout.splitlines()[-1]

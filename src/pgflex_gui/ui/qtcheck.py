@@ -156,8 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         moved = {k: v for k, v in deltas.items() if v}
         print(f"{name:22} {'ok' if not moved else 'DRIFT ' + repr(moved)}")
     sound = is_sound(result, n)
-    print(f"PySide6 {PYSIDE_VERSION}, Python {sys.version.split()[0]}: {n} emissions each, "
-          f"{'sound' if sound else 'BROKEN: references are lost on emit'}")
+    print(
+        f"PySide6 {PYSIDE_VERSION}, Python {sys.version.split()[0]}: {n} emissions each, "
+        f"{'sound' if sound else 'BROKEN: references are lost on emit'}"
+    )
     del app
     if not sound:
         # Interpreter teardown would free the ballast and abort in bool_dealloc: leave now.

@@ -166,6 +166,7 @@ def restore_job(comp: Composition, factory: Any, credential: Any, plan: Any) -> 
     """A restore as a runner job: plan saved beside its journal, report written at the end."""
     from pgflex_gui.jobs.job import FunctionJob, JobContext
     from pgflex_gui.jobs.report import write_report
+    from pgflex_gui.jobs.restore import run_restore
     from pgflex_gui.jobs.restore_plan_file import save_plan
     from pgflex_gui.restore_cli import build_engine_for
 
@@ -186,7 +187,7 @@ def restore_job(comp: Composition, factory: Any, credential: Any, plan: Any) -> 
             pg_tool_paths=comp.pg_tool_paths(),
         )
         try:
-            return engine.run(ctx)
+            return run_restore(engine, ctx)  # raises RestoreFailed unless it succeeded
         finally:
             if folder is not None:
                 report = write_report(

@@ -1,7 +1,9 @@
 """``pgflex restore --plan FILE``: run a restore plan headless (the wizard runs the same engine).
 
-Exit codes: 0 every database restored and verified; 1 some database failed or a check
-differs; 2 the plan or the environment is wrong (AppError, bad plan); 130 cancelled (Ctrl+C).
+Exit codes come from the run's ``RestoreOutcome`` (as do the report and the GUI's job row):
+0 every database restored and verified; 1 some or all databases failed or a check differs;
+2 the run stopped at a stage (the plan, the Azure job, the download, ...) or the plan file is
+wrong; 130 cancelled (Ctrl+C).
 
 The journal lives in ``--journal-dir`` (default: the app's journal folder) under
 ``--job-id`` (default: derived from the plan), so rerunning the same command after a crash
@@ -223,16 +225,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         engine = build_engine(plan, sandbox=args.sandbox)
         result = engine.run(ctx)
-        code = 0 if result.ok else 1
-        journal.set_state(JournalState.FINISHED if result.ok else JournalState.FAILED)
+        outcome = result.outcome  # the one source for the exit code, journal and report
+        code = outcome.exit_code
+        journal.set_state(
+            JournalState.FINISHED if outcome.ok else JournalState.FAILED,
+            note="" if outcome.ok else outcome.headline,
+        )
+        if not outcome.ok:
+            print(f"pgflex restore: {outcome.headline}. {outcome.remedy}", file=sys.stderr)
     except Cancelled:
         journal.set_state(JournalState.CANCELLED)
         print("pgflex restore: cancelled; rerun the same command to resume.", file=sys.stderr)
         code = 130
     except AppError as exc:
-        journal.set_state(JournalState.FAILED, note=exc.summary)
-        print(f"pgflex restore: {exc.report()}", file=sys.stderr)
-        code = 2
+        outcome = engine.result.outcome if engine is not None else None
+        journal.set_state(
+            JournalState.FAILED, note=outcome.headline if outcome is not None else exc.summary
+        )
+        where = f"{outcome.headline}: " if outcome is not None else ""
+        print(f"pgflex restore: {where}{exc.report()}", file=sys.stderr)
+        code = outcome.exit_code if outcome is not None else 2
     finally:
         signal.signal(signal.SIGINT, previous)
     if engine is not None:

@@ -32,9 +32,11 @@ def _stage_totals(bars: list[StageTime]) -> dict[str, float]:
 
 
 def report_json(result: RestoreResult) -> dict[str, Any]:
-    """A JSON-able summary of the run."""
+    """A JSON-able summary of the run (``ok`` and ``outcome`` come from ``result.outcome``)."""
+    outcome = result.outcome
     return {
-        "ok": result.ok,
+        "ok": outcome.ok,
+        "outcome": outcome.to_json(),
         "cancelled": result.cancelled,
         "azure_job_id": result.azure_job_id,
         "target_server": result.target_server,
@@ -86,11 +88,23 @@ def _cell(value: Any) -> str:
     return f"<td>{html.escape(str(value))}</td>"
 
 
+def _no_rows(kind: str) -> str:
+    text = "No database was restored." if kind != "succeeded" else "None."
+    return f'<tr><td colspan="9">{text}</td></tr>'
+
+
 def render_html(result: RestoreResult, *, title: str = "Restore report") -> str:
     """A self-contained HTML page (no scripts, no external resources)."""
     data = report_json(result)
     when = dt.datetime.fromtimestamp(result.started, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    verdict = "Succeeded" if result.ok else ("Cancelled" if result.cancelled else "Problems")
+    outcome = result.outcome
+    color = {"succeeded": "#2e7d32", "cancelled": "#616161"}.get(outcome.kind.value, "#c62828")
+    verdict = f'<b style="color:{color}">{html.escape(outcome.headline)}</b>'
+    why = ""
+    if outcome.reason:
+        why += f'<p class="why"><b>Why:</b> {html.escape(outcome.reason)}</p>'
+    if outcome.remedy:
+        why += f'<p class="why"><b>What to do:</b> {html.escape(outcome.remedy)}</p>'
     rows = []
     for d in result.databases:
         mism = "; ".join(f"{k}: {v[0]}→{v[1]}" for k, v in d.count_mismatches.items())
@@ -121,14 +135,15 @@ def render_html(result: RestoreResult, *, title: str = "Restore report") -> str:
         "td,th{border:1px solid #ccc;padding:3px 6px}tr.err td{color:#c62828;font-size:90%}"
         "</style></head><body>"
         f"<h1>{html.escape(title)}</h1>"
-        f"<p><b>{verdict}</b> — started {when}, {data['elapsed_s']:.1f} s; target "
+        f'<p class="outcome" data-outcome="{outcome.kind.value}">'
+        f"{verdict} — started {when}, {data['elapsed_s']:.1f} s; target "
         f"{html.escape(result.target_server)}; Azure job "
-        f"{html.escape(result.azure_job_id.rstrip('/').rsplit('/', 1)[-1])}</p>"
+        f"{html.escape(result.azure_job_id.rstrip('/').rsplit('/', 1)[-1])}</p>{why}"
         f"<h2>Timeline</h2>{timeline_svg(result.timeline)}"
         f"<h2>Stages</h2><ul>{stages}</ul>"
         "<h2>Databases</h2><table><tr><th>Database</th><th>Status</th><th>File</th>"
         "<th>Format</th><th>Exit</th><th>Objects</th><th>Rows</th><th>Benign errors</th>"
-        f"<th>Checks</th></tr>{''.join(rows)}</table>"
+        f"<th>Checks</th></tr>{''.join(rows) or _no_rows(outcome.kind.value)}</table>"
         f"<h2>Notes</h2><ul>{notes or '<li>None</li>'}</ul>"
         "</body></html>\n"
     )

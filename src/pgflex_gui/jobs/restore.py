@@ -38,6 +38,14 @@ from typing import Any, Protocol
 
 from pgflex_gui.domain.blob_layout import BlobRole, classify_blob
 from pgflex_gui.domain.errors import AppError, Cancelled, Fault
+from pgflex_gui.domain.restore_outcome import (
+    DatabaseOutcome,
+    RestoreFailed,
+    RestoreOutcome,
+    Stage,
+    StageError,
+    restore_outcome,
+)
 from pgflex_gui.domain.restore_plan import build_restore_request, target_version_ok
 from pgflex_gui.jobs.job import JobContext, Progress
 from pgflex_gui.jobs.restore_plan_file import RestorePlanFile, TargetSpec
@@ -66,6 +74,7 @@ __all__ = [
     "db_restore_jobs",
     "generate_password",
     "plan_digest",
+    "run_restore",
 ]
 
 log = logging.getLogger(__name__)
@@ -346,10 +355,21 @@ class DbResult:
     count_mismatches: dict[str, list[int]] = field(default_factory=dict)
     missing_tables: list[str] = field(default_factory=list)
     resumed: bool = False
+    stage: str = ""  # the Stage it failed at ("" when ok or never started)
 
     @property
     def ok(self) -> bool:
         return self.status == "restored" and not (self.count_mismatches or self.missing_tables)
+
+    def outcome(self) -> DatabaseOutcome:
+        """This database for :func:`restore_outcome`."""
+        return DatabaseOutcome(
+            self.name,
+            self.ok,
+            self.status,
+            Stage(self.stage) if self.stage else None,
+            self.message,
+        )
 
 
 @dataclass
@@ -364,10 +384,18 @@ class RestoreResult:
     started: float = 0.0
     finished: float = 0.0
     cancelled: bool = False
+    error: StageError | None = None  # the error that stopped the run, with its stage
+
+    @property
+    def outcome(self) -> RestoreOutcome:
+        """How the run ended: the one source for the report, the job row and exit code."""
+        return restore_outcome(
+            [d.outcome() for d in self.databases], cancelled=self.cancelled, error=self.error
+        )
 
     @property
     def ok(self) -> bool:
-        return not self.cancelled and all(d.ok for d in self.databases)
+        return self.outcome.ok
 
 
 # --------------------------------------------------------------------------------- helpers
@@ -468,6 +496,7 @@ class RestoreEngine:
         self._progress: dict[str, float] = {}
         self._stop_all = threading.Event()
         self._jobs_in_use = 0  # pg_restore workers running now (under _lock)
+        self._stage = Stage.PLAN  # the stage an error raised now would stop the run at
 
     # -- public ----------------------------------------------------------------------------
 
@@ -477,13 +506,16 @@ class RestoreEngine:
         journal = ctx.journal
         digest = plan_digest(self.plan)
         old = journal.get("plan_digest")
+        res = self._result
+        self._stage = Stage.PLAN
         if old is not None and old != digest:
-            raise AppError(
+            err = AppError(
                 Fault.USER,
                 "This journal belongs to another restore plan.",
                 "Start the plan with a fresh journal, or rerun the plan it was made for.",
             )
-        res = self._result
+            res.error = StageError(Stage.PLAN, err.summary, err.remedy)
+            raise err
         res.started = float(journal.get("started") or self.clock())
         if old is None:
             journal.update({"plan_digest": digest, "started": res.started})
@@ -494,6 +526,10 @@ class RestoreEngine:
         except Cancelled:
             res.cancelled = True
             self._close_open_bars("cancelled")
+            raise
+        except AppError as exc:
+            res.error = StageError(self._stage, exc.summary, exc.remedy, exc.azure_code or "")
+            self._close_open_bars("failed")
             raise
         finally:
             res.finished = self.clock()
@@ -510,7 +546,9 @@ class RestoreEngine:
     def _run_stages(self, ctx: JobContext) -> None:
         plan = self.plan
         if plan.source is not None:
+            self._stage = Stage.AZURE
             self._stage_azure(ctx)
+        self._stage = Stage.DOWNLOAD
         dest = Path(plan.download_dir or ".").expanduser()
         dest.mkdir(parents=True, exist_ok=True)
         listing = self._stage_list(ctx, dest)
@@ -847,7 +885,7 @@ class RestoreEngine:
             self._end(bar, "failed")
             if db is None:
                 raise
-            db.status, db.message = "failed", f"Download failed: {exc}"
+            db.status, db.message, db.stage = "failed", f"Download failed: {exc}", Stage.DOWNLOAD
             self._save_db(db)
             if self.plan.stop_on_first_failure:
                 self._stop_all.set()
@@ -887,15 +925,19 @@ class RestoreEngine:
         if self._stop_all.is_set() or ctx.cancelled:
             db.status = "skipped"
             return
+        stage = Stage.SERVER
         try:
             target = self._wait_server()
+            stage = Stage.ROLES
             if roles_future is not None:
                 roles_future.result()
+            stage = Stage.RESTORE
             self._restore_db_inner(ctx, db, path, target)
         except Cancelled:
             db.status, db.message = "failed", "Cancelled."
             raise
         except AppError as exc:
+            db.stage = stage
             if db.status != "refused":
                 db.status, db.message = "failed", str(exc)
             if self.plan.stop_on_first_failure:
@@ -972,6 +1014,8 @@ class RestoreEngine:
         vbar = self._bar("verify", name)
         self._verify(db, tgt, toc)
         db.status = "restored"
+        if not db.ok:
+            db.stage = Stage.VERIFY
         self._end(vbar, "ok" if db.ok else "failed")
 
     def _run_pg_restore(
@@ -1054,6 +1098,7 @@ class RestoreEngine:
             "row_counts": db.row_counts,
             "count_mismatches": db.count_mismatches,
             "missing_tables": db.missing_tables,
+            "stage": db.stage,
         }
         ctx.journal.checkpoint(_db_key(db.name), saved)
         self._save_timeline()
@@ -1121,8 +1166,24 @@ class RestoreJob:
         self.title = title or f"Restore into {engine.plan.target.server_name}"
 
     def run(self, ctx: JobContext) -> RestoreResult:
-        """Run the engine."""
-        return self.engine.run(ctx)
+        """Run the engine; a restore that did not succeed raises :class:`RestoreFailed`."""
+        return run_restore(self.engine, ctx)
+
+
+def run_restore(engine: RestoreEngine, ctx: JobContext) -> RestoreResult:
+    """Run ``engine`` for a job runner: any outcome but success raises ``RestoreFailed``.
+
+    The runner then records the job as failed, and the GUI reads the outcome (kind, stage,
+    databases, reason, fix) from the error. ``Cancelled`` passes through.
+    """
+    try:
+        result = engine.run(ctx)
+    except AppError as exc:
+        raise RestoreFailed.of(engine.result.outcome, cause=exc) from exc
+    outcome = result.outcome
+    if not outcome.ok:
+        raise RestoreFailed.of(outcome)
+    return result
 
 
 def free_space(path: Path) -> int:

@@ -101,22 +101,45 @@ def _azure_factory() -> tuple[Any, Any, str | bool]:
     return ClientFactory(cloud, credential), credential, cloud.ca_bundle or True
 
 
-def _downloader(plan: RestorePlanFile, secrets: Any, credential: Any, verify: str | bool) -> Any:
+def _downloader(
+    plan: RestorePlanFile, secrets: Any, credential: Any, verify: str | bool, factory: Any = None
+) -> Any:
+    """The container reader for the plan's read method (``azure.blob_access``).
+
+    Built on first use, after the Azure restore job: an account key (``listKeys``, kept in
+    memory) or a fresh read+list SAS is obtained only then, and a failure to get one is a
+    failure at the download stage.
+    """
+    from pgflex_gui.azure.blob_access import (
+        ContainerRef,
+        DeferredDownloader,
+        ReadMethod,
+        read_credential,
+    )
     from pgflex_gui.azure.blobs import BlobDownloader
 
     c = plan.container
     if c.local_dir:
         return LocalFolder(Path(c.local_dir))
-    if c.sas_entry:
-        sas = secrets.get(c.sas_entry)
-        if not sas:
-            raise AppError(
-                Fault.USER,
-                f"The SAS for {c.url} is not in the keyring (entry {c.sas_entry!r}).",
-                remedy="Paste the SAS again in the restore wizard, or store it with the app.",
-            )
-        credential = sas
-    return BlobDownloader.from_url(c.url, credential, connection_verify=verify)
+    method = ReadMethod(c.read_access or ("sas" if c.sas_entry else "entra"))
+
+    def build() -> Any:
+        sas = None
+        if method is ReadMethod.SAS:
+            sas = secrets.get(c.sas_entry) if c.sas_entry else None
+            if not sas:
+                raise AppError(
+                    Fault.USER,
+                    f"The SAS for {c.url} is not in the keyring (entry {c.sas_entry!r}).",
+                    remedy="Paste the SAS again in the restore wizard, or pick another read "
+                    "method.",
+                )
+        read_with = read_credential(
+            method, ContainerRef(c.url, c.arm_id), factory=factory, credential=credential, sas=sas
+        )
+        return BlobDownloader.from_url(c.url, read_with, connection_verify=verify)
+
+    return DeferredDownloader(build)
 
 
 def _audit_into(audit_log: Any) -> Any:
@@ -157,7 +180,7 @@ def build_engine_for(
     return RestoreEngine(
         plan,
         arm=arm,
-        downloader=_downloader(plan, secrets, credential, verify),
+        downloader=_downloader(plan, secrets, credential, verify, factory),
         pg=LocalPgRunner(discover(pg_tool_paths or {})),
         secrets=secrets,
         audit=_audit_into(audit),

@@ -430,9 +430,18 @@ def generate_password(length: int = 24) -> str:
             return pw
 
 
-def plan_digest(plan: RestorePlanFile) -> str:
-    """A short hash of the plan: a journal belongs to exactly one plan."""
-    raw = json.dumps(plan.to_json(), sort_keys=True).encode()
+def plan_digest(plan: RestorePlanFile, *, with_read_access: bool = False) -> str:
+    """A short hash of the plan: a journal belongs to exactly one plan.
+
+    How the files are read (``container.read_access``, ``sas_entry``) is left out: a retry
+    with another read method is the same restore and resumes its journal. Journals written
+    before that digest ``with_read_access``.
+    """
+    data = plan.to_json()
+    left_out = ("read_access",) if with_read_access else ("read_access", "sas_entry")
+    container = dict(data.get("container") or {})
+    data["container"] = {k: v for k, v in container.items() if k not in left_out}
+    raw = json.dumps(data, sort_keys=True).encode()
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
@@ -508,7 +517,7 @@ class RestoreEngine:
         old = journal.get("plan_digest")
         res = self._result
         self._stage = Stage.PLAN
-        if old is not None and old != digest:
+        if old is not None and old not in (digest, plan_digest(self.plan, with_read_access=True)):
             err = AppError(
                 Fault.USER,
                 "This journal belongs to another restore plan.",

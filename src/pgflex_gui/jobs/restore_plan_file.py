@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 PLAN_VERSION = 1
+READ_ACCESS = ("", "entra", "account-key", "app-sas", "sas")
 _SAS = re.compile(r"(?:^|[?&])sig=", re.IGNORECASE)
 _SECRET_KEYS = re.compile(r"password$|^sas$|secret|token", re.IGNORECASE)
 
@@ -83,6 +84,9 @@ class ContainerSpec:
     prefix: str = ""  # list only blobs under this prefix
     file_prefix: str = DEFAULT_FILE_PREFIX
     sas_entry: str = ""  # keystore entry holding a SAS for ``url`` (incident mode)
+    # How the app reads the files: "entra" | "account-key" | "app-sas" | "sas";
+    # "" (older plans) = "sas" when sas_entry is set, else "entra".
+    read_access: str = ""
     local_dir: str = ""  # incident mode from a local folder: no download at all
 
 
@@ -192,6 +196,12 @@ class RestorePlanFile:
             out.append("an existing target server needs server_id or host")
         if self.jobs < 0:
             out.append("jobs must be 0 (automatic) or more")
+        if c.read_access not in READ_ACCESS:
+            out.append(f"container.read_access must be one of {', '.join(READ_ACCESS)}")
+        if c.read_access == "account-key" and not c.arm_id:
+            out.append("reading with the account key needs container.arm_id")
+        if c.read_access == "sas" and not c.sas_entry:
+            out.append("reading with a SAS needs container.sas_entry")
         return out
 
     def with_changes(self, **changes: Any) -> RestorePlanFile:

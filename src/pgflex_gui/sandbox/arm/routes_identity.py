@@ -7,7 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from pgflex_gui.sandbox.arm.auth import issue_token
+from pgflex_gui.sandbox.arm.auth import audience_for_scope, issue_token
 from pgflex_gui.sandbox.arm.http import ArmError, Request, Response
 
 if TYPE_CHECKING:
@@ -133,6 +133,25 @@ def _token(arm: ArmService, tenant: str, req: Request) -> Response:
             suberror="basic_action",
             claims='{"access_token":{"capolids":{"essential":true}}}',
         )
+    scope = form.get("scope", "")
+    if not scope.strip():
+        return _aad_error(
+            400,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'scope'.",
+        )
+    audience = audience_for_scope(scope, arm_base_url=arm.base_url)
+    if audience is None:
+        return _aad_error(
+            400,
+            "invalid_resource",
+            500011,
+            f"The resource principal named {scope.split()[0].removesuffix('/.default')} was not "
+            f"found in the tenant named {tenant}. This can happen if the application has not "
+            "been installed by the administrator of the tenant or consented to by any user in "
+            "the tenant. You might have sent your authentication request to the wrong tenant.",
+        )
     oid = app["principals"].get(tenant)
     if oid is None:
         return _aad_error(
@@ -147,6 +166,7 @@ def _token(arm: ArmService, tenant: str, req: Request) -> Response:
         tenant_id=tenant,
         oid=oid,
         appid=client_id,
+        audience=audience,
     )
     return Response(
         200,

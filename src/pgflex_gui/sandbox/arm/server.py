@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pgflex_gui.sandbox.arm import roles
-from pgflex_gui.sandbox.arm.auth import TokenError, issue_token, verify_token
+from pgflex_gui.sandbox.arm.auth import ARM_AUDIENCES, TokenError, issue_token, verify_token
 from pgflex_gui.sandbox.arm.faults import Faults
 from pgflex_gui.sandbox.arm.http import ArmError, Request, Response, Router, new_id
 from pgflex_gui.sandbox.arm.state import State, norm
@@ -301,7 +301,9 @@ class ArmService:
         if identity is not None:
             return identity
         try:
-            req.claims = verify_token(self.key, req.headers.get("authorization"))
+            req.claims = verify_token(
+                self.key, req.headers.get("authorization"), audiences=ARM_AUDIENCES
+            )
         except TokenError as exc:
             raise ArmError(
                 401,

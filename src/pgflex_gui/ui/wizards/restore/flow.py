@@ -52,6 +52,7 @@ from pgflex_gui.keystore import sas_key, server_admin_key
 
 __all__ = [
     "PG_MAJOR_VERSIONS",
+    "READ_ACCESS_WORDS",
     "AccountOption",
     "Fix",
     "IncidentSource",
@@ -84,8 +85,22 @@ class ReadAccess(StrEnum):
     """How the app itself reads the restored blobs."""
 
     ENTRA = "entra"  # the signed-in identity's data role (Storage Blob Data Reader or more)
-    ACCOUNT_KEY = "account-key"  # listKeys at download time
+    ACCOUNT_KEY = "account-key"  # listKeys at download time, the key kept in memory only
+    APP_SAS = "app-sas"  # a read+list SAS the app makes at download time (nothing stored)
     SAS = "sas"  # a pasted SAS, kept in the keystore
+
+    @property
+    def words(self) -> str:
+        """How the summary and the job details name it."""
+        return READ_ACCESS_WORDS[self]
+
+
+READ_ACCESS_WORDS = {
+    ReadAccess.ENTRA: "my Entra sign-in",
+    ReadAccess.ACCOUNT_KEY: "the account key (listKeys, kept in memory)",
+    ReadAccess.APP_SAS: "a short-lived read-only SAS the app makes",
+    ReadAccess.SAS: "a SAS I pasted (in the keyring)",
+}
 
 
 class IncidentSource(StrEnum):
@@ -485,6 +500,14 @@ class RestoreFlow:
             return ""
         return f"{account.blob_endpoint.rstrip('/')}/{self.draft.container}"
 
+    def read_access_refusal(self, access: ReadAccess, *, keyring: bool = True) -> str:
+        """Why ``access`` can't be used now ("" when it can): only working ways are offered."""
+        if access is ReadAccess.SAS and not keyring:
+            return "No keyring is available to keep a pasted SAS."
+        if access in (ReadAccess.ACCOUNT_KEY, ReadAccess.APP_SAS) and self.incident_mode:
+            return "The storage account is not known for a container given by its URL."
+        return ""
+
     def sas_entry(self) -> str:
         """The keystore entry name for a pasted SAS ("" when none is used)."""
         if not self.draft.sas_supplied:
@@ -802,8 +825,12 @@ class RestoreFlow:
             if d.incident is IncidentSource.FOLDER:
                 container = ContainerSpec(local_dir=d.incident_folder)
             else:
+                entry = self.sas_entry()
                 container = ContainerSpec(
-                    url=d.incident_url.rstrip("/"), prefix=d.prefix, sas_entry=self.sas_entry()
+                    url=d.incident_url.rstrip("/"),
+                    prefix=d.prefix,
+                    sas_entry=entry,
+                    read_access=(ReadAccess.SAS if entry else ReadAccess.ENTRA).value,
                 )
         else:
             vault, instance, point = self.source.vault, self.source.instance, d.recovery_point
@@ -826,6 +853,7 @@ class RestoreFlow:
                 prefix=d.prefix,
                 file_prefix=d.file_prefix,
                 sas_entry=self.sas_entry(),
+                read_access=d.read_access.value,
             )
         if d.target_mode == "existing":
             server = self.existing_server()
@@ -886,7 +914,7 @@ class RestoreFlow:
             if d.secondary:
                 rows.append(("Region", f"secondary ({self.restore_region()})"))
             rows.append(("Container", self.container_url() or "-"))
-            rows.append(("Read files with", d.read_access.value))
+            rows.append(("Read files with", d.read_access.words))
             fixes = self.commit_fixes()
             if fixes:
                 rows.append(("Fixes before restore", ", ".join(f.value for f in fixes)))

@@ -386,7 +386,11 @@ class ContainerPage(_FlowPage):
         read_layout = QVBoxLayout(read_box)
         for access, text in (
             (ReadAccess.ENTRA, "My Entra sign-in (Storage Blob Data Reader or more)"),
-            (ReadAccess.ACCOUNT_KEY, "The account key (listKeys)"),
+            (ReadAccess.ACCOUNT_KEY, "The account key (listKeys; kept in memory, never stored)"),
+            (
+                ReadAccess.APP_SAS,
+                "A read-only SAS this app makes for the download (valid 8 hours, nothing to paste)",
+            ),
             (ReadAccess.SAS, "A SAS I paste (kept in the keyring)"),
         ):
             button = QRadioButton(text)
@@ -394,7 +398,9 @@ class ContainerPage(_FlowPage):
             self.read_group.addButton(button)
             self.read_buttons[access] = button
             read_layout.addWidget(button)
-        self.read_buttons[ReadAccess.SAS].setEnabled(services.keystore is not None)
+            refusal = flow.read_access_refusal(access, keyring=services.keystore is not None)
+            button.setEnabled(not refusal)  # offer only the ways that work here
+            button.setToolTip(refusal)
         self.sas = QLineEdit()
         self.sas.setObjectName("sas")
         self.sas.setEchoMode(QLineEdit.EchoMode.Password)

@@ -14,7 +14,7 @@ import trustme
 from azure.storage.blob import BlobServiceClient
 
 from pgflex_gui.sandbox.contract import DataPlane, DataPlaneError, ServerEndpoint
-from pgflex_gui.sandbox.dataplane import LocalDataPlane
+from pgflex_gui.sandbox.dataplane import SYSTEM_DATABASE_FILES, LocalDataPlane
 from pgflex_gui.sandbox.pgcluster import installed_majors
 from pgflex_gui.sandbox.pgdata import AZURE_OWNED_DB, SEED_DATABASES, table_counts
 
@@ -180,7 +180,11 @@ def test_backup_then_restore_as_files_then_pg_restore(
 
     names = dp.restore_as_files("rp-1", account="restoretarget", container="restores",
                                 prefix="dummyprefix")  # fmt: skip
-    expected = {f"dummyprefix_database_{db}.sql" for db in SEED_DATABASES}
+    # As a real run: the server's own databases have files too (azure-facts §6).
+    assert {"azure_maintenance", "azure_sys", "postgres", "template1"} == set(SYSTEM_DATABASE_FILES)
+    expected = {
+        f"dummyprefix_database_{db}.sql" for db in (*SEED_DATABASES, *SYSTEM_DATABASE_FILES)
+    }
     expected |= {f"dummyprefix_{kind}.sql" for kind in ("roles", "schemas", "tablespaces")}
     assert expected <= set(names)
     [marker] = set(names) - expected
@@ -197,8 +201,9 @@ def test_backup_then_restore_as_files_then_pg_restore(
         if "_database_" in name:
             assert data[:5] == b"PGDMP", name
             db = name.removeprefix("dummyprefix_database_").removesuffix(".sql")
-            files[db] = tmp_path / name
-            files[db].write_bytes(data)
+            if db in SEED_DATABASES:
+                files[db] = tmp_path / name
+                files[db].write_bytes(data)
     roles = container.download_blob("dummyprefix_roles.sql").readall().decode()
     assert "CREATE ROLE sales_reader;" in roles
     assert "SCRAM-SHA-256" not in roles

@@ -47,6 +47,12 @@ from pgflex_gui.domain.restore_outcome import (
     restore_outcome,
 )
 from pgflex_gui.domain.restore_plan import build_restore_request, target_version_ok
+from pgflex_gui.domain.system_databases import (
+    POSTGRES_DB,
+    SystemDatabaseDecision,
+    decide_database,
+    user_object_count,
+)
 from pgflex_gui.jobs.job import JobContext, Progress
 from pgflex_gui.jobs.restore_plan_file import RestorePlanFile, TargetSpec
 from pgflex_gui.postgres.dumps import BUILTIN_EXTENSIONS, DumpKind, Toc, preload_libraries_for
@@ -385,6 +391,9 @@ class RestoreResult:
     finished: float = 0.0
     cancelled: bool = False
     error: StageError | None = None  # the error that stopped the run, with its stage
+    # The server's own databases found in the files: what was done with each, and why.
+    system_databases: list[SystemDatabaseDecision] = field(default_factory=list)
+    postgres_user_objects: int | None = None  # user objects seen in a skipped postgres file
 
     @property
     def outcome(self) -> RestoreOutcome:
@@ -441,6 +450,8 @@ def plan_digest(plan: RestorePlanFile, *, with_read_access: bool = False) -> str
     left_out = ("read_access",) if with_read_access else ("read_access", "sas_entry")
     container = dict(data.get("container") or {})
     data["container"] = {k: v for k, v in container.items() if k not in left_out}
+    if not data.get("postgres_as"):  # journals from before the field stay valid
+        data.pop("postgres_as", None)
     raw = json.dumps(data, sort_keys=True).encode()
     return hashlib.sha256(raw).hexdigest()[:16]
 
@@ -506,6 +517,7 @@ class RestoreEngine:
         self._stop_all = threading.Event()
         self._jobs_in_use = 0  # pg_restore workers running now (under _lock)
         self._stage = Stage.PLAN  # the stage an error raised now would stop the run at
+        self._renamed: dict[str, str] = {}  # target database -> the database in the files
 
     # -- public ----------------------------------------------------------------------------
 
@@ -667,6 +679,7 @@ class RestoreEngine:
             for name in missing:
                 self._note(f"Database {name} is not in the restored files.")
             out["databases"] = {k: v for k, v in out["databases"].items() if k in wanted}
+        out["databases"], out["postgres_probe"] = self._system_databases(out["databases"])
         for name, files in out["databases"].items():
             if len(files) > 1:
                 self._note(f"Database {name} has {len(files)} files; using the largest.")
@@ -683,6 +696,58 @@ class RestoreEngine:
                 f"{len(blobs)} blob(s): {', '.join(b.name for b in blobs[:8])}",
             )
         return out
+
+    def _system_databases(self, found: dict[str, list[Any]]) -> tuple[dict[str, list[Any]], Any]:
+        """Leave out the server's own databases; ``postgres`` only under a new name.
+
+        Returns the databases to restore (keyed by the name they get on the target) and the
+        largest ``postgres`` file when postgres is not restored (it is looked into later).
+        """
+        kept: dict[str, list[Any]] = {}
+        probe: Any = None
+        decisions = self._result.system_databases
+        decisions.clear()
+        for name, files in found.items():
+            decision = decide_database(name, postgres_as=self.plan.postgres_as)
+            if decision.renamed and decision.target in found:
+                decision = SystemDatabaseDecision(
+                    name, None, f"{decision.target} is also a database in the restored files"
+                )
+            if decision.skipped or decision.renamed:
+                decisions.append(decision)
+                self._note(decision.line)
+            if decision.target is None:
+                if name == POSTGRES_DB:
+                    probe = max(files, key=lambda b: int(b.size))
+                continue
+            if decision.renamed:
+                self._renamed[decision.target] = name
+            kept[decision.target] = files
+        return kept, probe
+
+    def _probe_postgres(self, ctx: JobContext, dest: Path, blob: Any) -> None:
+        """Look inside a postgres file that is not restored: does it hold user objects?"""
+        count = ctx.journal.get("postgres_probe")
+        if count is None:
+            try:
+                path = self._download_one(ctx, dest, blob, "postgres (look inside)", None, None)
+                assert path is not None  # without a DbResult a failure raises
+                info = self.pg.classify(path)
+                toc = self.pg.toc(path) if info.kind.is_archive else None
+            except AppError as exc:
+                self._note(f"The postgres file could not be looked into: {exc.summary}")
+                return
+            entries = toc.entries if toc is not None else ()
+            count = user_object_count((e.desc, e.schema, e.name) for e in entries)
+            ctx.journal.checkpoint("postgres_probe", count)
+        self._result.postgres_user_objects = int(count)
+        if int(count) > 0:
+            self._note(
+                f"The postgres database in the files holds {count} user object(s). To get "
+                "them back, run the plan again with postgres_as set (for example "
+                "postgres_restored): they go into that new database, never into the "
+                "target's own postgres."
+            )
 
     # 3. target server ---------------------------------------------------------------------
 
@@ -854,6 +919,8 @@ class RestoreEngine:
                     if path is None:
                         continue
                     futures.append(pool.submit(self._restore_db, db, path, roles_future))
+                if listing.get("postgres_probe") is not None:
+                    self._probe_postgres(ctx, dest, listing["postgres_probe"])
                 for fut in futures:
                     while True:
                         try:
@@ -1062,7 +1129,9 @@ class RestoreEngine:
 
     def _verify(self, db: DbResult, tgt: PgTarget, toc: Toc | None) -> None:
         tables = list(toc.tables) if toc is not None else []
-        source = self.plan.source_counts.get(db.name, {})
+        source = self.plan.source_counts.get(db.name) or self.plan.source_counts.get(
+            self._renamed.get(db.name, ""), {}
+        )
         if not tables and source:
             tables = [tuple(k.split(".", 1)) for k in source]  # type: ignore[misc]
         counts = self.pg.row_counts(tgt, db.name, tables) if tables else {}

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from pgflex_gui.domain.restore_plan import DEFAULT_FILE_PREFIX
+from pgflex_gui.domain.system_databases import postgres_target_problem
 
 __all__ = [
     "PLAN_VERSION",
@@ -126,6 +127,9 @@ class RestorePlanFile:
     source: SourceSpec | None = None
     databases: tuple[str, ...] = ()
     roles: bool = False
+    # Restore the ``postgres`` file into this new database ("" = postgres is not restored;
+    # it never goes into the target's own postgres). See domain.system_databases.
+    postgres_as: str = ""
     jobs: int = 0
     stop_on_first_failure: bool = False
     download_dir: str = ""
@@ -163,6 +167,7 @@ class RestorePlanFile:
                 source=SourceSpec(**dict(source)) if source else None,
                 databases=tuple(str(d) for d in data.get("databases") or ()),
                 roles=bool(data.get("roles", False)),
+                postgres_as=str(data.get("postgres_as", "")),
                 jobs=int(data.get("jobs", 0)),
                 stop_on_first_failure=bool(data.get("stop_on_first_failure", False)),
                 download_dir=str(data.get("download_dir", "")),
@@ -196,6 +201,8 @@ class RestorePlanFile:
             out.append("an existing target server needs server_id or host")
         if self.jobs < 0:
             out.append("jobs must be 0 (automatic) or more")
+        if self.postgres_as and (why := postgres_target_problem(self.postgres_as)):
+            out.append(f"postgres_as: {why}")
         if c.read_access not in READ_ACCESS:
             out.append(f"container.read_access must be one of {', '.join(READ_ACCESS)}")
         if c.read_access == "account-key" and not c.arm_id:

@@ -11,7 +11,9 @@ Layout under ``root``::
 
 Blobs written by :meth:`LocalDataPlane.restore_as_files` (``P`` is the request's prefix)::
 
-    P_database_<db>.sql     pg_dump custom archive (starts with PGDMP) despite ".sql"
+    P_database_<db>.sql     pg_dump custom archive (starts with PGDMP) despite ".sql"; also
+                            for the server's own azure_maintenance, azure_sys, postgres and
+                            template1, as a real run writes them
     P_roles.sql             pg_dumpall --roles-only --no-role-passwords (plain SQL)
     P_schemas.sql           pg_dumpall --schema-only of the covered databases (plain SQL)
     P_tablespaces.sql       pg_dumpall --tablespaces-only (plain SQL)
@@ -65,15 +67,19 @@ from pgflex_gui.sandbox.pgdata import (
     AZURE_OWNED_DB,
     AZURE_OWNED_SQL,
     COUNTS_SQL,
+    POSTGRES_USER_SQL,
     ROLES_SQL,
     SEED_DATABASES,
     parse_counts,
     seed_sql,
 )
 
-__all__ = ["LocalDataPlane", "installed_majors"]
+__all__ = ["SYSTEM_DATABASE_FILES", "LocalDataPlane", "installed_majors"]
 
 _log = logging.getLogger(__name__)
+
+SYSTEM_DATABASE_FILES = ("azure_maintenance", "azure_sys", "postgres", "template1")
+"""The server's own databases whose files a real restore-as-files writes too."""
 
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
 _PARAM = re.compile(r"^[a-z_][a-z0-9_.]*$")
@@ -318,6 +324,9 @@ class LocalDataPlane:
     def seed_source_databases(self, key: str, scale: int = 1) -> None:
         """Create sales, inventory, hr, analytics (owned by the admin) and azure_owned_db.
 
+        The admin also leaves a schema with a table in ``postgres`` (POSTGRES_USER_SQL), as
+        DBAs do, so that restores meet a ``postgres`` file holding user objects.
+
         Extensions pgcrypto/hstore are allow-listed and created where installed. Row counts
         are written to ``servers/<dir>/seed.json`` (see :meth:`seeded_counts`).
         """
@@ -344,7 +353,11 @@ class LocalDataPlane:
             list(pool.map(fill, SEED_DATABASES))
         cluster.psql(f"CREATE DATABASE {AZURE_OWNED_DB} OWNER {ADMIN_ROLE};")
         cluster.psql(f"SET ROLE {ADMIN_ROLE};\n" + AZURE_OWNED_SQL, db=AZURE_OWNED_DB)
-        counts = {db: self.table_counts(key, db) for db in (*SEED_DATABASES, AZURE_OWNED_DB)}
+        cluster.psql(f"GRANT CREATE ON DATABASE postgres TO {ADMIN_ROLE};")
+        cluster.psql(as_admin + POSTGRES_USER_SQL)
+        counts = {
+            db: self.table_counts(key, db) for db in (*SEED_DATABASES, AZURE_OWNED_DB, "postgres")
+        }
         (cluster.home / "seed.json").write_text(json.dumps(counts, indent=1))
 
     def seeded_counts(self, key: str) -> dict[str, dict[str, int]]:
@@ -393,6 +406,17 @@ class LocalDataPlane:
             ).split("\n")
             if line and line not in databases
         ]
+        # A real restore-as-files also holds files of the server's own databases (azure-facts
+        # §6, a public write-up of a real run): azure_maintenance, azure_sys, postgres and
+        # template1. They are dumped too, marked "system", and are not in ``databases``.
+        system = [
+            line
+            for line in cluster.psql(
+                "SELECT datname FROM pg_database WHERE datallowconn AND datname IN "
+                f"({', '.join(quote_literal(d) for d in SYSTEM_DATABASE_FILES)}) ORDER BY 1;"
+            ).split("\n")
+            if line
+        ]
         final = self._rp_dir(rp_id)
         work = final.with_name(final.name + ".partial")
         shutil.rmtree(work, ignore_errors=True)
@@ -400,7 +424,7 @@ class LocalDataPlane:
         conn = cluster.conn_args()
         jobs: list[tuple[str, str, str, list[str]]] = []  # (kind, db, file, argv)
         used: set[str] = set()
-        for db in databases:
+        for db in [*databases, *system]:
             stem = _dir_name(db)
             while stem in used:
                 stem += "_"
@@ -435,6 +459,8 @@ class LocalDataPlane:
             entry: dict[str, object] = {"kind": kind, "file": file, "size": size, "md5": md5}
             if db:
                 entry["database"] = db
+            if db in system:
+                entry["system"] = True
             return entry
 
         try:
@@ -447,6 +473,7 @@ class LocalDataPlane:
                 "created": dt.datetime.now(dt.UTC).isoformat(),
                 "databases": databases,
                 "excluded_databases": excluded,
+                "system_databases": system,
                 "files": entries,
             }
             (work / "manifest.json").write_text(json.dumps(manifest, indent=1))

@@ -15,6 +15,7 @@ from pgflex_gui.sandbox.pgcluster import clean_env, conninfo_dbname, installed_m
 __all__ = [
     "AZURE_OWNED_DB",
     "BENCH_MIX",
+    "POSTGRES_USER_SQL",
     "ROLES_SQL",
     "SEED_DATABASES",
     "base_rows",
@@ -204,6 +205,17 @@ END $$;
 AZURE_OWNED_SQL = """
 CREATE TABLE maintenance_log (id int PRIMARY KEY, note text);
 INSERT INTO maintenance_log SELECT g, 'entry ' || g FROM generate_series(1, 10) g;
+"""
+
+
+# What DBAs often leave in ``postgres``: a schema of their own with a table (made by the admin,
+# who on a flexible server may create schemas there as a member of azure_pg_admin).
+POSTGRES_USER_SQL = """
+CREATE SCHEMA dba_tools;
+CREATE TABLE dba_tools.runbook (id int PRIMARY KEY, step text NOT NULL);
+INSERT INTO dba_tools.runbook SELECT g, 'step ' || g FROM generate_series(1, 12) g;
+GRANT USAGE ON SCHEMA dba_tools TO sales_reader;
+GRANT SELECT ON dba_tools.runbook TO sales_reader;
 """
 
 

@@ -174,7 +174,7 @@ def restore_job(comp: Composition, factory: Any, credential: Any, plan: Any) -> 
         journal = ctx.journal
         path = getattr(journal, "path", None)
         folder = path.parent if path is not None else None
-        if folder is not None and journal.get(PLAN_FILE_KEY) is None:
+        if folder is not None:  # each run: a retry may read the files another way
             plan_path = folder / f"{journal.job_id}.plan.json"
             save_plan(plan, plan_path)
             journal.checkpoint(PLAN_FILE_KEY, str(plan_path))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QIcon, QKeySequence
@@ -28,6 +29,7 @@ from pgflex_gui.domain.ports import InventoryPort
 from pgflex_gui.ui.about import AboutDialog, default_about_info
 from pgflex_gui.ui.errors import ErrorPresenter, ErrorToast
 from pgflex_gui.ui.icons import Icons
+from pgflex_gui.ui.notify import DesktopNotifier
 from pgflex_gui.ui.panels.coverage import CoveragePanel
 from pgflex_gui.ui.panels.details import DetailsPanel
 from pgflex_gui.ui.panels.jobs import JobsPanel, RunnerBridge
@@ -46,7 +48,7 @@ __all__ = ["ActionHandler", "MainWindow", "portal_url"]
 
 log = logging.getLogger(__name__)
 
-ActionHandler = Callable[[ResourceNode | None], None]
+ActionHandler = Callable[[Any], None]  # a ResourceNode, None, or a JobRequest
 _AUTO_EXPAND = (NodeKind.TENANT, NodeKind.SUBSCRIPTION, NodeKind.SERVERS_GROUP)
 _TREE_WIDTHS = (280, 235, 95, 100, 90, 80)
 _ACTION_NAMES = {
@@ -182,6 +184,7 @@ class MainWindow(QMainWindow):
         )
         if runner_bridge is not None:
             self.jobs.connect_bridge(runner_bridge, job_titles)
+        self.notifier = DesktopNotifier(self)
         self.log_panel = LogPanel(default_level=logging.INFO)
         self.log_panel.attach(logging.getLogger())
         self.activity = LogPanel(default_level=logging.INFO)
@@ -284,6 +287,8 @@ class MainWindow(QMainWindow):
         self.model.load_failed.connect(self._on_model_load_failed)
         self.jobs.job_selected.connect(self.details.show_job)
         self.jobs.job_updated.connect(self.details.update_job)
+        self.jobs.job_failed.connect(self._on_jobs_job_failed)
+        self.jobs.job_action.connect(self._on_jobs_job_action)
         for signal in (self.model.node_loaded, self.model.load_failed, self.model.rowsInserted):
             signal.connect(self._update_tree_note)
 
@@ -379,7 +384,20 @@ class MainWindow(QMainWindow):
         else:
             self._dispatch(action, node)
 
-    def _dispatch(self, action: str, node: ResourceNode | None) -> None:
+    def _on_jobs_job_failed(self, job_id: str, error: object) -> None:
+        """A job failed: the Jobs tab comes up, and the desktop is told if we're not in front."""
+        self.bottom_dock.show()
+        self.bottom_tabs.setCurrentWidget(self.jobs)
+        i = self.jobs.model.row_of(job_id)
+        row = self.jobs.model.rows()[i] if i >= 0 else None
+        title = row.title if row is not None else "A job"
+        text = row.message if row is not None else getattr(error, "summary", "")
+        self.notifier.notify(f"{title}: {row.state if row else 'Failed'}", text)
+
+    def _on_jobs_job_action(self, action: str, request: object) -> None:
+        self._dispatch(action, request)
+
+    def _dispatch(self, action: str, node: ResourceNode | object | None) -> None:
         handler = self._handlers.get(action)
         if handler is None:
             name = _ACTION_NAMES.get(action, action)
@@ -412,4 +430,5 @@ class MainWindow(QMainWindow):
         self.save_state()
         self.log_panel.detach()
         self.activity.detach()
+        self.notifier.close()
         super().closeEvent(event)

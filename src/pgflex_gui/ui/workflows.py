@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtWidgets import QInputDialog, QWidget
@@ -31,6 +31,7 @@ from pgflex_gui.jobs.manage import (
     delete_confirmation,
     stop_confirmation,
 )
+from pgflex_gui.jobs.restore_plan_file import PlanError, load_plan
 from pgflex_gui.ui.dialogs.confirm import confirm, confirm_choice
 from pgflex_gui.ui.panels.jobs import RunnerBridge
 from pgflex_gui.ui.tree.nodes import NodeKind, ResourceNode
@@ -49,8 +50,13 @@ class WorkflowServices:
     protection: Any  # azure.protection.ProtectionService
     restore: Any  # azure.restore.RestoreService
     storage: Any  # azure.storage.StorageService
-    start_restore: Callable[[Any], str]  # RestorePlanFile -> job id
+    start_restore: Callable[..., str]  # (RestorePlanFile, job_id=None) -> job id
     keystore: Any = None
+
+
+PLAN_FILE_KEY = "plan_file"  # = backends.PLAN_FILE_KEY: a restore's journal names its plan
+RESUME_RESTORE = "resume-restore"
+RETRY_RESTORE = "retry-restore"
 
 
 def bridge_runner(runner: Any, bridge: RunnerBridge) -> Callable[[], None]:
@@ -187,7 +193,49 @@ class WorkflowActions:
             NodeAction.STOP_PROTECTION.value: self.stop_protection,
             NodeAction.RESUME_PROTECTION.value: self.resume_protection,
             NodeAction.DELETE_INSTANCE.value: self.delete_instance,
+            RESUME_RESTORE: self.resume_restore,
+            RETRY_RESTORE: self.retry_restore,
         }
+
+    def resume_restore(self, request: Any) -> None:
+        """Run a failed restore again from its journal (finished work is not redone)."""
+        self._restart_restore(str(request.job_id), "")
+
+    def retry_restore(self, request: Any) -> None:
+        """Run a restore again, reading the files another way (``request.read_access``)."""
+        self._restart_restore(str(request.job_id), str(request.read_access or ""))
+
+    def _restart_restore(self, job_id: str, read_access: str) -> None:
+        services = self._require()
+        handle = self._runner.get(job_id) if hasattr(self._runner, "get") else None
+        plan_file = handle.journal.get(PLAN_FILE_KEY) if handle is not None else None
+        if not plan_file:
+            raise AppError(
+                Fault.USER,
+                "This restore's plan is not known to this session.",
+                "Start the restore again from the wizard, or run pgflex restore --plan.",
+            )
+        try:
+            plan = load_plan(plan_file)
+        except (OSError, PlanError) as exc:
+            raise AppError(Fault.USER, f"The restore's plan can't be read: {exc}") from exc
+        if read_access:
+            keep_sas = read_access == "sas"
+            container = replace(
+                plan.container,
+                read_access=read_access,
+                sas_entry=plan.container.sas_entry if keep_sas else "",
+            )
+            plan = plan.with_changes(container=container)
+            problems = plan.problems()
+            if problems:
+                raise AppError(
+                    Fault.USER,
+                    f"This restore can't read its files that way: {'; '.join(problems)}.",
+                    "Pick another read method.",
+                )
+        log.info("Restarting restore %s (read method: %s)", job_id, read_access or "as before")
+        services.start_restore(plan, job_id=job_id)
 
     def _require(self) -> WorkflowServices:
         services = self._services()

@@ -41,7 +41,9 @@ from PySide6.QtWidgets import (
 from pgflex_gui.domain.errors import AppError
 from pgflex_gui.domain.models import BackupJob
 from pgflex_gui.domain.ports import InventoryPort
+from pgflex_gui.domain.restore_outcome import RestoreOutcome
 from pgflex_gui.ui.describe import duration_words, operation_words
+from pgflex_gui.ui.panels.job_details import JobDetailsDialog, JobRequest, outcome_of
 from pgflex_gui.ui.tasks import TaskManager
 
 __all__ = [
@@ -109,10 +111,15 @@ class JobRow:
     eta_s: float | None = None
     started: float = field(default_factory=time.monotonic)
     error: AppError | None = None
+    outcome: RestoreOutcome | None = None  # a restore's, when it ended
 
     @property
     def active(self) -> bool:
         return self.state in ("Queued", "Running")
+
+    @property
+    def failed(self) -> bool:
+        return self.state in ("Failed", "Partly failed")
 
 
 def _eta_words(seconds: float | None) -> str:
@@ -168,14 +175,37 @@ class JobsModel(QAbstractTableModel):
         )
         self._emit_row(i)
 
-    def finish(self, job_id: str, error: AppError | None, *, cancelled: bool) -> None:
+    def finish(
+        self, job_id: str, error: AppError | None, *, cancelled: bool, result: object = None
+    ) -> None:
+        """End a row; its text says how the job ended (never the last progress line)."""
         i = self.row_of(job_id)
         if i < 0:
             return
-        state = "Cancelled" if cancelled else ("Failed" if error is not None else "Finished")
-        fraction = 1.0 if state == "Finished" else self._rows[i].fraction
+        row = self._rows[i]
+        outcome = outcome_of(error)
+        if outcome is None and isinstance(getattr(result, "outcome", None), RestoreOutcome):
+            outcome = result.outcome  # type: ignore[attr-defined]
+        if cancelled:
+            state, message = "Cancelled", "Cancelled; run it again to resume where it stopped."
+        elif outcome is not None:
+            state = "Finished" if outcome.ok else outcome.state_word
+            message = outcome.headline
+            if not outcome.ok and outcome.reason:
+                message = f"{outcome.headline}: {outcome.reason}"
+        elif error is not None:
+            state, message = "Failed", f"Failed: {error.summary}"
+        else:
+            state, message = "Finished", row.message or "Finished"
+        fraction = 1.0 if state == "Finished" else row.fraction
         self._rows[i] = replace(
-            self._rows[i], state=state, error=error, fraction=fraction, eta_s=None
+            row,
+            state=state,
+            error=error,
+            fraction=fraction,
+            eta_s=None,
+            message=message,
+            outcome=outcome,
         )
         self._emit_row(i)
 
@@ -200,22 +230,26 @@ class JobsModel(QAbstractTableModel):
             row = self._rows[index.row()]
             col = index.column()
             if role == Qt.ItemDataRole.DisplayRole:
+                action = "Cancel" if row.active else ("Details…" if row.failed else "")
                 return (
                     row.title,
                     row.state,
                     row.message,
                     _eta_words(row.eta_s),
-                    "Cancel" if row.active else "",
+                    action,
                 )[col]
             if role == Qt.ItemDataRole.UserRole:
                 return row
             if role == Qt.ItemDataRole.ToolTipRole and row.error is not None:
-                return row.error.report()
-            if role == Qt.ItemDataRole.ForegroundRole and col == 1:
+                return f"{row.error.report()}\n\nDouble-click for the details and what to do."
+            if role == Qt.ItemDataRole.ForegroundRole and col in (1, self.CANCEL_COLUMN):
                 return QColor(
-                    {"Failed": "#c0392b", "Finished": "#2e8b57", "Cancelled": "#808080"}.get(
-                        row.state, "#2f7fc1"
-                    )
+                    {
+                        "Failed": "#c0392b",
+                        "Partly failed": "#c0392b",
+                        "Finished": "#2e8b57",
+                        "Cancelled": "#808080",
+                    }.get(row.state, "#2f7fc1")
                 )
         except Exception:
             log.exception("JobsModel.data failed")
@@ -239,6 +273,11 @@ class ProgressDelegate(QStyledItemDelegate):
             f"{(row.fraction or 0) * 100:.0f} %" if row.fraction is not None else ""
         )
         bar.textVisible = True
+        if row.failed:  # the reason is the text; the bar turns red
+            bar.palette = QPalette(option.palette)
+            bar.palette.setColor(QPalette.ColorRole.Highlight, QColor("#c0392b"))
+            bar.palette.setColor(QPalette.ColorRole.Text, QColor("#c0392b"))
+            bar.progress = bar.maximum
         style = QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
 
@@ -395,11 +434,16 @@ class JobsPanel(QWidget):
         job_selected(object): a BackupJob chosen in the Azure tab.
         job_updated(object): a BackupJob read again by a refresh (details pane follows it).
         azure_jobs_loaded(object): an AzureJobsResult is now shown.
+        job_failed(str, object): one of this app's jobs failed: job id, AppError.
+        job_action(str, object): an action asked from a job's details: action name
+            ("resume-restore" | "retry-restore"), JobRequest.
     """
 
     job_selected = Signal(object)
     job_updated = Signal(object)
     azure_jobs_loaded = Signal(object)
+    job_failed = Signal(str, object)
+    job_action = Signal(str, object)
 
     def __init__(
         self,
@@ -436,6 +480,8 @@ class JobsPanel(QWidget):
             JobsModel.PROGRESS_COLUMN, ProgressDelegate(self._local)
         )
         self._local.clicked.connect(self._on_local_clicked)
+        self._local.doubleClicked.connect(self._on_local_double_clicked)
+        self.details_dialog: JobDetailsDialog | None = None
         self._style_table(self._local)
         header = self._local.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -518,12 +564,14 @@ class JobsPanel(QWidget):
                 self.model.add_job(job_id, titles(job_id) if titles else job_id[:8])
             self.model.update_progress(job_id, progress)
 
-        def on_finished(job_id: str, _result: object, error: object, cancelled: bool) -> None:
+        def on_finished(job_id: str, result: object, error: object, cancelled: bool) -> None:
             if self.model.row_of(job_id) < 0:
                 self.model.add_job(job_id, titles(job_id) if titles else job_id[:8])
-            self.model.finish(
-                job_id, error if isinstance(error, AppError) else None, cancelled=cancelled
-            )
+            failure = error if isinstance(error, AppError) else None
+            self.model.finish(job_id, failure, cancelled=cancelled, result=result)
+            if failure is not None and not cancelled:
+                self.show_job(job_id)
+                self.job_failed.emit(job_id, failure)
             if self._loaded_once:  # a backup or restore we started shows up in Azure's list
                 self.refresh_azure_jobs()
 
@@ -536,6 +584,48 @@ class JobsPanel(QWidget):
         row = index.data(Qt.ItemDataRole.UserRole)
         if isinstance(row, JobRow) and row.active and self._cancel_job is not None:
             self._cancel_job(row.job_id)
+        elif isinstance(row, JobRow) and row.failed:
+            self.open_details(row.job_id)
+
+    def _on_local_double_clicked(self, index: QModelIndex) -> None:
+        row = index.data(Qt.ItemDataRole.UserRole)
+        if isinstance(row, JobRow) and not row.active:
+            self.open_details(row.job_id)
+
+    def show_job(self, job_id: str) -> None:
+        """Bring this app's tab to the front with ``job_id``'s row selected."""
+        self.tabs.setCurrentWidget(self._local)
+        i = self.model.row_of(job_id)
+        if i >= 0:
+            self._local.selectRow(i)
+
+    def open_details(self, job_id: str) -> JobDetailsDialog | None:
+        """Show the details of ``job_id`` (non-modal; one at a time)."""
+        i = self.model.row_of(job_id)
+        if i < 0:
+            return None
+        row = self.model.rows()[i]
+        if self.details_dialog is not None:
+            self.details_dialog.close()
+        dialog = JobDetailsDialog(
+            row.job_id, row.title, state=row.state, message=row.message, error=row.error,
+            parent=self,
+        )  # fmt: skip
+        dialog.resume_requested.connect(self._on_details_resume_requested)
+        dialog.retry_requested.connect(self._on_details_retry_requested)
+        dialog.destroyed.connect(self._on_details_destroyed)
+        self.details_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _on_details_destroyed(self, _obj: object = None) -> None:
+        self.details_dialog = None
+
+    def _on_details_resume_requested(self, job_id: str) -> None:
+        self.job_action.emit("resume-restore", JobRequest(job_id))
+
+    def _on_details_retry_requested(self, job_id: str, read_access: str) -> None:
+        self.job_action.emit("retry-restore", JobRequest(job_id, read_access))
 
     # -- Azure jobs ------------------------------------------------------------------------------
     @property

@@ -1,0 +1,156 @@
+"""A job's details: what happened, why, what to do, and the actions that fit.
+
+Opened from the Jobs panel (double-click, or "Details…" on a failed row). A restore that did
+not succeed shows its outcome (failed at which stage, which databases), the reason and the
+fix, the technical report to copy, and the actions that fit: "Resume" (the journal keeps
+what is done, so finished stages and databases are not redone) and, after a failure to read
+the files, "Retry with another read method".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pgflex_gui.domain.errors import AppError
+from pgflex_gui.domain.restore_outcome import OutcomeKind, RestoreFailed, RestoreOutcome, Stage
+from pgflex_gui.ui.wizards.restore.flow import ReadAccess
+
+__all__ = ["JobDetailsDialog", "JobRequest"]
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """An action on one of this app's jobs (payload of ``JobsPanel.job_action``)."""
+
+    job_id: str
+    read_access: str = ""  # "" = as before
+
+
+def outcome_of(error: AppError | None) -> RestoreOutcome | None:
+    """The restore outcome an error carries, if it is a restore's."""
+    return error.outcome if isinstance(error, RestoreFailed) else None
+
+
+class JobDetailsDialog(QDialog):
+    """Non-modal details of one job.
+
+    Signals:
+        resume_requested(str): job id.
+        retry_requested(str, str): job id, read method (``ReadAccess`` value).
+    """
+
+    resume_requested = Signal(str)
+    retry_requested = Signal(str, str)
+
+    def __init__(
+        self,
+        job_id: str,
+        title: str,
+        *,
+        state: str,
+        message: str,
+        error: AppError | None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.job_id = job_id
+        self.setWindowTitle(f"Job details: {title}")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.setMinimumWidth(560)
+        outcome = outcome_of(error)
+        failed = error is not None
+        self.headline = QLabel(outcome.headline if outcome is not None else (message or state))
+        self.headline.setObjectName("headline")
+        self.headline.setWordWrap(True)
+        color = "#c0392b" if failed else "#2e8b57"
+        self.headline.setStyleSheet(f"font-size: 14pt; font-weight: bold; color: {color};")
+        self.reason = QLabel()
+        self.reason.setObjectName("reason")
+        self.remedy = QLabel()
+        self.remedy.setObjectName("remedy")
+        self.databases = QLabel()
+        self.databases.setObjectName("databases")
+        for label in (self.reason, self.remedy, self.databases):
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        reason = (outcome.reason if outcome is not None else "") or (error.summary if error else "")
+        remedy = (outcome.remedy if outcome is not None else "") or (error.remedy if error else "")
+        self.reason.setText(f"<b>Why:</b> {_escape(reason)}" if reason else "")
+        self.remedy.setText(f"<b>What to do:</b> {_escape(remedy)}" if remedy else "")
+        if outcome is not None and (outcome.restored or outcome.failed):
+            parts = []
+            if outcome.restored:
+                parts.append(f"Restored: {', '.join(outcome.restored)}")
+            if outcome.failed:
+                parts.append(f"Not restored: {', '.join(outcome.failed)}")
+            self.databases.setText("<br>".join(_escape(p) for p in parts))
+        self.report = QPlainTextEdit(error.report() if error is not None else message)
+        self.report.setObjectName("report")
+        self.report.setReadOnly(True)
+        self.report.setMaximumHeight(160)
+
+        self.resume = QPushButton("Resume")
+        self.resume.setObjectName("resume")
+        self.resume.setToolTip("Run it again from its journal: finished work is not redone.")
+        self.read_method = QComboBox()
+        self.read_method.setObjectName("readMethod")
+        for access in ReadAccess:
+            self.read_method.addItem(access.words, access.value)
+        self.read_method.setCurrentIndex(self.read_method.findData(ReadAccess.ACCOUNT_KEY.value))
+        self.retry = QPushButton("Retry with another read method")
+        self.retry.setObjectName("retry")
+        copy = QPushButton("Copy details")
+        copy.clicked.connect(self._on_copy_clicked)
+        resumable = outcome is not None and outcome.kind is not OutcomeKind.SUCCEEDED
+        read_failed = outcome is not None and outcome.stage is Stage.DOWNLOAD
+        self.resume.setVisible(resumable)
+        self.read_method.setVisible(read_failed)
+        self.retry.setVisible(read_failed)
+        self.resume.clicked.connect(self._on_resume_clicked)
+        self.retry.clicked.connect(self._on_retry_clicked)
+
+        actions = QHBoxLayout()
+        actions.addWidget(self.resume)
+        actions.addStretch(1)
+        actions.addWidget(self.read_method)
+        actions.addWidget(self.retry)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.addButton(copy, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.headline)
+        layout.addWidget(self.reason)
+        layout.addWidget(self.remedy)
+        layout.addWidget(self.databases)
+        layout.addLayout(actions)
+        layout.addWidget(self.report)
+        layout.addWidget(buttons)
+
+    def _on_copy_clicked(self) -> None:
+        QApplication.clipboard().setText(self.report.toPlainText())
+
+    def _on_resume_clicked(self) -> None:
+        self.resume_requested.emit(self.job_id)
+        self.accept()
+
+    def _on_retry_clicked(self) -> None:
+        self.retry_requested.emit(self.job_id, str(self.read_method.currentData() or ""))
+        self.accept()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -207,7 +207,7 @@ class FakePg:
         del self.dbs[name]
 
     def restore(self, target: PgTarget, name: str, path: Path, info: FileInfo, *, jobs: int,
-                keep_owners: bool, toc: Toc | None,
+                keep_owners: bool, keep_privileges: bool, toc: Toc | None,
                 on_progress: Callable[[ProgressEvent], None],
                 cancel: Callable[[], bool]) -> ProcessOutcome:  # fmt: skip
         self.ev.add("restore-start", name)

@@ -57,6 +57,7 @@ from pgflex_gui.jobs.job import JobContext, Progress
 from pgflex_gui.jobs.restore_plan_file import RestorePlanFile, TargetSpec
 from pgflex_gui.postgres.dumps import BUILTIN_EXTENSIONS, DumpKind, Toc, preload_libraries_for
 from pgflex_gui.postgres.outcome import ProcessOutcome, outcome_error
+from pgflex_gui.postgres.owners import OwnerGrants
 from pgflex_gui.postgres.psql import ConnParams
 from pgflex_gui.postgres.restore import ProgressEvent
 
@@ -241,10 +242,23 @@ class PgRunner(Protocol):
         *,
         jobs: int,
         keep_owners: bool,
+        keep_privileges: bool,
         toc: Toc | None,
         on_progress: Callable[[ProgressEvent], None],
         cancel: Callable[[], bool],
     ) -> ProcessOutcome: ...
+
+    def prepare_owners(self, target: PgTarget, toc: Toc) -> OwnerGrants:
+        """Grant the admin membership in the archive's owning roles where it can."""
+        ...
+
+    def owner_mismatches(self, target: PgTarget, name: str, toc: Toc) -> list[str]:
+        """Restored objects whose owner differs from the archive's."""
+        ...
+
+    def revoke_memberships(self, target: PgTarget, roles: Sequence[str]) -> list[str]:
+        """Take back memberships :meth:`prepare_owners` granted; the failures."""
+        ...
 
     def run_sql_file(
         self, target: PgTarget, path: Path, *, cancel: Callable[[], bool]
@@ -360,12 +374,16 @@ class DbResult:
     row_counts: dict[str, int] = field(default_factory=dict)
     count_mismatches: dict[str, list[int]] = field(default_factory=dict)
     missing_tables: list[str] = field(default_factory=list)
+    owners: str = ""  # "kept" (verified) | "no-owner" (fallback) | "" (roles not restored)
+    owner_mismatches: list[str] = field(default_factory=list)
     resumed: bool = False
     stage: str = ""  # the Stage it failed at ("" when ok or never started)
 
     @property
     def ok(self) -> bool:
-        return self.status == "restored" and not (self.count_mismatches or self.missing_tables)
+        return self.status == "restored" and not (
+            self.count_mismatches or self.missing_tables or self.owner_mismatches
+        )
 
     def outcome(self) -> DatabaseOutcome:
         """This database for :func:`restore_outcome`."""
@@ -450,8 +468,9 @@ def plan_digest(plan: RestorePlanFile, *, with_read_access: bool = False) -> str
     left_out = ("read_access",) if with_read_access else ("read_access", "sas_entry")
     container = dict(data.get("container") or {})
     data["container"] = {k: v for k, v in container.items() if k not in left_out}
-    if not data.get("postgres_as"):  # journals from before the field stay valid
-        data.pop("postgres_as", None)
+    for key in ("postgres_as", "revoke_owner_grants"):  # journals from before stay valid
+        if not data.get(key):
+            data.pop(key, None)
     raw = json.dumps(data, sort_keys=True).encode()
     return hashlib.sha256(raw).hexdigest()[:16]
 
@@ -516,6 +535,7 @@ class RestoreEngine:
         self._progress: dict[str, float] = {}
         self._stop_all = threading.Event()
         self._jobs_in_use = 0  # pg_restore workers running now (under _lock)
+        self._owner_lock = threading.Lock()  # membership grants, one database at a time
         self._stage = Stage.PLAN  # the stage an error raised now would stop the run at
         self._renamed: dict[str, str] = {}  # target database -> the database in the files
 
@@ -933,6 +953,8 @@ class RestoreEngine:
                 for fut in futures:
                     fut.cancel()
                 raise
+        if self.plan.revoke_owner_grants and not ctx.cancelled:
+            self._revoke_owner_grants(ctx)
         if ctx.cancelled:
             raise Cancelled()
 
@@ -1061,6 +1083,9 @@ class RestoreEngine:
             self.audit("create-database", name, {"server": self.plan.target.server_name})
             self.pg.create_database(tgt, name)
             created = True
+        keep_owners = self.plan.roles
+        if keep_owners and toc is not None:
+            keep_owners = self._prepare_owners(ctx, db, tgt, toc)
         saved.update({"status": "restoring", "created_by_app": created, "file": path.name})
         journal.checkpoint(_db_key(name), saved)
         bar = self._bar("restore", name)
@@ -1068,7 +1093,7 @@ class RestoreEngine:
             jobs = db_restore_jobs(self.plan, self._jobs_in_use)
             self._jobs_in_use += jobs
         try:
-            outcome = self._run_pg_restore(ctx, db, path, info, tgt, toc, jobs)
+            outcome = self._run_pg_restore(ctx, db, path, info, tgt, toc, jobs, keep_owners)
         finally:
             with self._lock:
                 self._jobs_in_use -= jobs
@@ -1089,6 +1114,13 @@ class RestoreEngine:
             db.objects_total = db.objects_total or len(toc.entries)
         vbar = self._bar("verify", name)
         self._verify(db, tgt, toc)
+        if keep_owners and toc is not None:
+            db.owner_mismatches = self.pg.owner_mismatches(tgt, name, toc)
+            if db.owner_mismatches:
+                self._note(
+                    f"{name}: {len(db.owner_mismatches)} object(s) do not have their original "
+                    f"owner, e.g. {db.owner_mismatches[0]}."
+                )
         db.status = "restored"
         if not db.ok:
             db.stage = Stage.VERIFY
@@ -1103,6 +1135,7 @@ class RestoreEngine:
         tgt: PgTarget,
         toc: Toc | None,
         jobs: int,
+        keep_owners: bool,
     ) -> ProcessOutcome:
         name = db.name
         last = [0.0]
@@ -1121,11 +1154,56 @@ class RestoreEngine:
             path,
             info,
             jobs=jobs,
-            keep_owners=self.plan.roles,
+            keep_owners=keep_owners,
+            keep_privileges=self.plan.roles,  # grants need the roles, not the owners
             toc=toc,
             on_progress=on_progress,
             cancel=lambda: ctx.cancelled,
         )
+
+    def _prepare_owners(self, ctx: JobContext, db: DbResult, tgt: PgTarget, toc: Toc) -> bool:
+        """Make the admin able to give ``db``'s objects their owners; False = ``--no-owner``."""
+        admin = tgt.conn.user
+        with self._owner_lock:
+            self.audit("grant-memberships", self.plan.target.server_name, {"database": db.name})
+            grants = self.pg.prepare_owners(tgt, toc)
+            granted = sorted(set(ctx.journal.get("owner_grants") or ()) | set(grants.granted))
+            ctx.journal.checkpoint("owner_grants", granted)
+        if grants.granted:
+            after = (
+                "they are revoked when the restore ends"
+                if self.plan.revoke_owner_grants
+                else f"revoke them with REVOKE <role> FROM {admin} if they are not wanted"
+            )
+            self._note(
+                f"{db.name}: the admin {admin} was made a member of {', '.join(grants.granted)} "
+                f"so that objects keep their owners; {after}."
+            )
+        if grants.keep_owners:
+            db.owners = "kept"
+            return True
+        db.owners = "no-owner"
+        self._note(
+            f"{db.name} was restored with --no-owner (its objects are owned by {admin}): "
+            f"{grants.reason}. Grants were kept."
+        )
+        return False
+
+    def _revoke_owner_grants(self, ctx: JobContext) -> None:
+        roles = list(ctx.journal.get("owner_grants") or ())
+        if not roles or self._target is None:
+            return
+        self.audit("revoke-memberships", self.plan.target.server_name, {"roles": roles})
+        failed = self.pg.revoke_memberships(self._target, roles)
+        ctx.journal.checkpoint(
+            "owner_grants", [r for r in roles if any(f.startswith(f"{r}:") for f in failed)]
+        )
+        if failed:
+            self._note(f"Memberships could not be revoked: {'; '.join(failed)}")
+        else:
+            self._note(
+                f"The admin's memberships in {', '.join(roles)} were revoked after the restore."
+            )
 
     def _verify(self, db: DbResult, tgt: PgTarget, toc: Toc | None) -> None:
         tables = list(toc.tables) if toc is not None else []
@@ -1176,6 +1254,8 @@ class RestoreEngine:
             "row_counts": db.row_counts,
             "count_mismatches": db.count_mismatches,
             "missing_tables": db.missing_tables,
+            "owners": db.owners,
+            "owner_mismatches": db.owner_mismatches[:50],
             "stage": db.stage,
         }
         ctx.journal.checkpoint(_db_key(db.name), saved)

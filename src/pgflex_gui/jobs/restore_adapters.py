@@ -17,7 +17,7 @@ from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.regions import paired_region
 from pgflex_gui.jobs.restore import ArmJob, FileInfo, PgTarget
 from pgflex_gui.jobs.restore_plan_file import RestorePlanFile, SourceSpec, TargetSpec
-from pgflex_gui.postgres import dumps, psql
+from pgflex_gui.postgres import dumps, owners, psql
 from pgflex_gui.postgres.outcome import ProcessOutcome
 from pgflex_gui.postgres.restore import (
     ProgressEvent,
@@ -94,6 +94,7 @@ class LocalPgRunner:
         *,
         jobs: int,
         keep_owners: bool,
+        keep_privileges: bool,
         toc: dumps.Toc | None,
         on_progress: Callable[[ProgressEvent], None],
         cancel: Callable[[], bool],
@@ -110,7 +111,7 @@ class LocalPgRunner:
                 fmt=info.kind,
                 jobs=jobs,
                 no_owner=not keep_owners,
-                no_privileges=not keep_owners,
+                no_privileges=not keep_privileges,
             )
         else:
             argv = build_psql_argv(
@@ -135,6 +136,22 @@ class LocalPgRunner:
             port=c.port, user=c.user,
         )  # fmt: skip
         return run_restore(argv, password=target.password, cancel=cancel, sslmode=c.sslmode)
+
+    def prepare_owners(self, target: PgTarget, toc: dumps.Toc) -> owners.OwnerGrants:
+        owning = owners.archive_owners(toc, admin=target.conn.user)
+        return owners.grant_owner_memberships(
+            self._tool(ToolKind.PSQL), target.conn, owning, password=target.password
+        )
+
+    def owner_mismatches(self, target: PgTarget, name: str, toc: dumps.Toc) -> list[str]:
+        return owners.owner_mismatches(
+            self._tool(ToolKind.PSQL), target.conn.with_db(name), toc, password=target.password
+        )
+
+    def revoke_memberships(self, target: PgTarget, roles: Sequence[str]) -> list[str]:
+        return owners.revoke_memberships(
+            self._tool(ToolKind.PSQL), target.conn, roles, password=target.password
+        )
 
     def sanitize_roles(self, raw: Path, cleaned: Path) -> tuple[int, bool]:
         out = sanitize_roles_file(raw, cleaned)

@@ -130,6 +130,9 @@ class RestorePlanFile:
     # Restore the ``postgres`` file into this new database ("" = postgres is not restored;
     # it never goes into the target's own postgres). See domain.system_databases.
     postgres_as: str = ""
+    # With roles: the admin is made a member of the roles owning restored objects (needed
+    # on PostgreSQL 15, where the admin is not superuser); True revokes that at the end.
+    revoke_owner_grants: bool = False
     jobs: int = 0
     stop_on_first_failure: bool = False
     download_dir: str = ""
@@ -168,6 +171,7 @@ class RestorePlanFile:
                 databases=tuple(str(d) for d in data.get("databases") or ()),
                 roles=bool(data.get("roles", False)),
                 postgres_as=str(data.get("postgres_as", "")),
+                revoke_owner_grants=bool(data.get("revoke_owner_grants", False)),
                 jobs=int(data.get("jobs", 0)),
                 stop_on_first_failure=bool(data.get("stop_on_first_failure", False)),
                 download_dir=str(data.get("download_dir", "")),

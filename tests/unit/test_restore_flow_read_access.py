@@ -41,3 +41,31 @@ def test_only_working_methods_are_offered() -> None:
     assert incident.read_access_refusal(ReadAccess.APP_SAS)
     incident.update(sas_supplied=True, download_dir="/tmp/x")
     assert incident.plan().container.read_access == "sas"
+
+
+def test_account_key_is_not_offered_when_shared_key_access_is_off() -> None:
+    import dataclasses
+
+    flow = ready_flow()
+    chosen = flow.selected_account()
+    assert chosen is not None
+    off = dataclasses.replace(chosen, allow_shared_key_access=False)
+    flow.set_accounts([off, *[a for a in flow.accounts if a.id != chosen.id]])
+    flow.choose_account(off.id)
+    assert "allowSharedKeyAccess" in flow.read_access_refusal(ReadAccess.ACCOUNT_KEY)
+    assert flow.read_access_refusal(ReadAccess.APP_SAS) == ""  # a delegation SAS still works
+    flow.update(read_access=ReadAccess.ACCOUNT_KEY)
+    assert any(i.field == "target.read" and i.blocks for i in flow.issues(flow.steps()[1]))
+
+
+def test_storage_account_shared_key_flag_is_read() -> None:
+    from pgflex_gui.azure.convert import storage_account
+
+    base = {
+        "id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/a",
+        "location": "westeurope",
+        "properties": {"primaryEndpoints": {"blob": "https://a.blob.core.windows.net/"}},
+    }
+    assert storage_account(base).allow_shared_key_access  # null means allowed
+    base["properties"]["allowSharedKeyAccess"] = False  # type: ignore[index]
+    assert not storage_account(base).allow_shared_key_access

@@ -449,6 +449,7 @@ def storage_account(obj: Any) -> StorageAccount:
         default_action=_str(acls, "defaultAction", default="Allow"),
         bypass=_str(acls, "bypass", default="AzureServices"),
         resource_access_rule_ids=rules,
+        allow_shared_key_access=_bool(p, "allowSharedKeyAccess", default=True),
     )
 
 

@@ -231,6 +231,7 @@ class StorageAccount:
     default_action: str = "Allow"  # networkAcls.defaultAction
     bypass: str = "AzureServices"
     resource_access_rule_ids: tuple[str, ...] = ()  # networkAcls.resourceAccessRules[].resourceId
+    allow_shared_key_access: bool = True  # allowSharedKeyAccess (null means allowed)
 
     @property
     def name(self) -> str:

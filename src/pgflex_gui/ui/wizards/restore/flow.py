@@ -506,6 +506,9 @@ class RestoreFlow:
             return "No keyring is available to keep a pasted SAS."
         if access in (ReadAccess.ACCOUNT_KEY, ReadAccess.APP_SAS) and self.incident_mode:
             return "The storage account is not known for a container given by its URL."
+        account = self.selected_account()
+        if access is ReadAccess.ACCOUNT_KEY and account and not account.allow_shared_key_access:
+            return f"Shared key access is disabled on {account.name} (allowSharedKeyAccess)."
         return ""
 
     def sas_entry(self) -> str:
@@ -694,6 +697,9 @@ class RestoreFlow:
                     "Let the wizard create it.",
                 )
             )
+        refused = self.read_access_refusal(d.read_access)
+        if refused:
+            found.append(error("target.read", refused, "Pick another way to read the files."))
         if d.read_access is ReadAccess.SAS and not d.sas_supplied:
             found.append(
                 error("target.read", "Paste a SAS for the container, or pick another way.")

@@ -500,6 +500,11 @@ class ContainerPage(_FlowPage):
             self.fix_now[fix].setVisible(fix in offered_fixes and self._can_fix_now(fix))
         self.template.setVisible(Fix.GRANT_ROLE in offered_fixes)
         self.fix_box.setVisible(bool(offered_fixes))
+        keyring = self.services.keystore is not None
+        for access, radio in self.read_buttons.items():
+            refusal = flow.read_access_refusal(access, keyring=keyring)
+            radio.setEnabled(not refusal)  # offer only the ways that work for this account
+            radio.setToolTip(refusal)
         self.read_buttons[flow.draft.read_access].setChecked(True)
         self.sas.setVisible(flow.draft.read_access is ReadAccess.SAS)
 

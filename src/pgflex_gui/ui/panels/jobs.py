@@ -187,7 +187,7 @@ class JobsModel(QAbstractTableModel):
         if outcome is None and isinstance(getattr(result, "outcome", None), RestoreOutcome):
             outcome = result.outcome  # type: ignore[attr-defined]
         if cancelled:
-            state, message = "Cancelled", "Cancelled; run it again to resume where it stopped."
+            state, message = "Cancelled", "Cancelled"
         elif outcome is not None:
             state = "Finished" if outcome.ok else outcome.state_word
             message = outcome.headline

@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
             sql = bulk_sql(db, args.dump_gb * 1000 * mix[db] / sum(mix.values()))
             plane.psql("src", "SET ROLE pgadmin;\n" + sql, db=db)
 
-        with ThreadPoolExecutor(2) as pool:  # 2 cores
+        # Seeding alone runs without durability; the targets are durable like a flexible server.
+        with plane.fast_writes("src"), ThreadPoolExecutor(2) as pool:  # 2 cores
             list(pool.map(bulk, sorted(mix, key=mix.__getitem__, reverse=True)))
         source_counts = {db: plane.table_counts("src", db) for db in mix}
         print(f"seeded {time.monotonic() - t:.1f} s", flush=True)

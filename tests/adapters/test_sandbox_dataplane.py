@@ -314,3 +314,26 @@ def test_an_ephemeral_data_plane_leaves_no_cluster_data(
     finally:
         plane.close()
     assert not any(d.exists() for d in data)  # wherever the data lived, it is gone
+
+
+def test_clusters_run_with_a_flexible_servers_durability_and_wal_defaults(
+    dp: LocalDataPlane,
+) -> None:
+    want = {
+        "fsync": "on",
+        "full_page_writes": "on",
+        "synchronous_commit": "on",
+        "checkpoint_timeout": "10min",
+        "max_wal_size": "12GB",
+        "maintenance_work_mem": "211MB",
+        "autovacuum": "on",
+    }
+    for key in ("src", "dst"):  # src was seeded: its fast settings were put back
+        dp.start_server(key)  # an earlier test may have stopped it
+        got = {name: dp.get_configuration(key, name) for name in want}
+        assert got == want, key
+    with dp.fast_writes("dst"):
+        assert dp.get_configuration("dst", "fsync") == "off"
+        assert dp.get_configuration("dst", "synchronous_commit") == "off"
+    assert dp.get_configuration("dst", "fsync") == "on"
+    assert dp.get_configuration("dst", "full_page_writes") == "on"

@@ -30,10 +30,12 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -349,7 +351,10 @@ class LocalDataPlane:
         def fill(db: str) -> None:
             cluster.psql(as_admin + seed_sql(db, scale=scale, extensions=exts), db=db)
 
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="pgflex-seed") as pool:
+        with (
+            self.fast_writes(key),
+            ThreadPoolExecutor(max_workers=2, thread_name_prefix="pgflex-seed") as pool,
+        ):
             list(pool.map(fill, SEED_DATABASES))
         cluster.psql(f"CREATE DATABASE {AZURE_OWNED_DB} OWNER {ADMIN_ROLE};")
         cluster.psql(f"SET ROLE {ADMIN_ROLE};\n" + AZURE_OWNED_SQL, db=AZURE_OWNED_DB)
@@ -359,6 +364,27 @@ class LocalDataPlane:
             db: self.table_counts(key, db) for db in (*SEED_DATABASES, AZURE_OWNED_DB, "postgres")
         }
         (cluster.home / "seed.json").write_text(json.dumps(counts, indent=1))
+
+    @contextlib.contextmanager
+    def fast_writes(self, key: str) -> Iterator[None]:
+        """Seeding only: fsync, full_page_writes and synchronous_commit off for a while.
+
+        Every cluster runs durable, as a flexible server does (``pgcluster._CONF_EXTRA``);
+        loading the seed data is the one place where that is not worth its cost. On the way
+        out the settings are reset, a CHECKPOINT is taken and the OS cache is synced, so
+        what was written without fsync is on disk before anyone restores or dumps it.
+        """
+        cluster = self._running(key)
+        names = ("fsync", "full_page_writes", "synchronous_commit")
+        cluster.psql("".join(f"ALTER SYSTEM SET {n} = off;\n" for n in names)
+                     + "SELECT pg_reload_conf();\n")  # fmt: skip
+        try:
+            yield
+        finally:
+            cluster.psql("".join(f"ALTER SYSTEM RESET {n};\n" for n in names)
+                         + "SELECT pg_reload_conf();\n")  # fmt: skip
+            cluster.psql("CHECKPOINT;")
+            os.sync()
 
     def seeded_counts(self, key: str) -> dict[str, dict[str, int]]:
         """Row counts recorded by the last seed: database → ``schema.table`` → rows."""

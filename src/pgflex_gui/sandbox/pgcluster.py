@@ -105,11 +105,20 @@ host    all   all       ::1/128         scram-sha-256
 """
 
 _CONF_EXTRA = """
-# pgflex sandbox (ALTER SYSTEM values in postgresql.auto.conf override these)
+# pgflex sandbox (ALTER SYSTEM values in postgresql.auto.conf override these). Durability and
+# WAL as on a flexible server (MicrosoftDocs/azure-databases-docs server-parameters): fsync,
+# full_page_writes and synchronous_commit on; checkpoint_timeout 600 s; max_wal_size for the
+# default 128 GiB disk; maintenance_work_mem by Azure's formula for 8 GiB (Standard_D2ds_v5);
+# autovacuum on with PostgreSQL's defaults, as Azure's. Seeding alone turns durability off
+# for a while (LocalDataPlane.fast_writes).
 listen_addresses = '127.0.0.1'
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+checkpoint_timeout = 600
+max_wal_size = 12288MB
+maintenance_work_mem = 216064kB
+autovacuum = on
 password_encryption = 'scram-sha-256'
 azure.extensions = ''
 """

@@ -32,6 +32,7 @@ from pgflex_gui.composition import Composition, SettingsHolder
 from pgflex_gui.domain.ports import InventoryPort
 from pgflex_gui.session_actions import SessionActions
 from pgflex_gui.showcase import screenshot_when_loaded
+from pgflex_gui.termination import signal_name
 
 __all__ = ["build_parser", "run"]
 
@@ -109,6 +110,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     comp = Composition()
     _setup_logging(comp)
     qInstallMessageHandler(_qt_message_handler)
+    # First, so that a logout, shutdown or `timeout` during start-up also shuts down cleanly.
+    from pgflex_gui.ui.termination import TerminationWatcher
+
+    watcher = TerminationWatcher()
+    comp.closers.insert(0, watcher.close)  # closers run in reverse: this one last
+    watcher.terminated.connect(lambda _signum: app.quit())
 
     # Imported here so a broken UI module still lets us log why.
     from pgflex_gui.ui.about import default_about_info
@@ -193,6 +200,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     actions.attach(window)
     restore_hooks = install_excepthooks(window.presenter)
     comp.closers.append(restore_hooks)
+    watcher.terminated.connect(lambda _signum: window.close())
     window.show()
     window.start()
     if args.smoke:
@@ -203,5 +211,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         code = app.exec()
     finally:
         comp.close()
+    if watcher.received:
+        log.info("pgflex-gui stopped by %s", signal_name(watcher.received[0]))
     log.info("pgflex-gui exited with %s", code)
     return int(code)

@@ -299,12 +299,27 @@ def start_sandbox(comp: Composition, seed: str, session: Any, keystores: Any) ->
                 )
             )
         except Exception as exc:
+            if type(exc).__name__ == "WorkdirBusy":  # another live process serves the folder
+                log.error("The sandbox could not be started: %s", exc)
+                future.set_exception(
+                    AppError(
+                        Fault.USER,
+                        "The sandbox folder is already in use by another pgflex process.",
+                        remedy=str(exc),
+                        details=str(exc),
+                    )
+                )
+                return
             log.exception("The sandbox could not be started")
             future.set_exception(exc)
 
-    threading.Thread(target=work, name="sandbox-start", daemon=True).start()
+    starter = threading.Thread(target=work, name="sandbox-start", daemon=True)
+    starter.start()
 
     def stop() -> None:
+        # A sandbox still starting (the app closed or was signalled early) is waited for and
+        # stopped too: nothing it has started (Azurite, clusters) may outlive the app.
+        starter.join(timeout=300)
         if comp.sandbox is not None:
             comp.sandbox.stop()
 

@@ -21,7 +21,6 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,6 +34,7 @@ from pgflex_gui.jobs.restore import LocalFolder, RestoreEngine, RestoreResult, p
 from pgflex_gui.jobs.restore_adapters import LocalPgRunner, SdkRestoreArm
 from pgflex_gui.jobs.restore_plan_file import PlanError, RestorePlanFile, load_plan
 from pgflex_gui.postgres.tools import discover
+from pgflex_gui.termination import on_termination
 
 __all__ = ["build_engine", "build_engine_for", "build_parser", "main"]
 
@@ -241,7 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     job_id = args.job_id or f"restore-{plan_digest(plan)}"
     journal = store.open_or_create(job_id=job_id, kind="restore", title=f"restore {args.plan}")
     token = CancelToken()
-    previous = signal.signal(signal.SIGINT, lambda *_: token.cancel())
+    stop_on_signal = on_termination(lambda _signum: token.cancel())
+    stop_on_signal.__enter__()  # SIGINT, SIGTERM, SIGHUP: cancel, flush the journal, stop children
     ctx = JobContext(token=token, journal=journal, report=None if args.quiet else _print_progress)
     code = 0
     engine = None
@@ -269,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pgflex restore: {where}{exc.report()}", file=sys.stderr)
         code = outcome.exit_code if outcome is not None else 2
     finally:
-        signal.signal(signal.SIGINT, previous)
+        stop_on_signal.__exit__(None, None, None)
     if engine is not None:
         report_dir = args.report_dir or (args.journal_dir / f"{job_id}-report")
         paths = write_report(engine.result, report_dir, title=f"Restore {args.plan.name}")

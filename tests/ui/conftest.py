@@ -61,3 +61,49 @@ def add_self_deleting(qtbot: object) -> Iterator[Callable[[QWidget], None]]:
     for widget in widgets:
         if shiboken6.isValid(widget):
             widget.close()
+
+
+def _active_timers() -> set[int]:
+    import gc
+
+    from PySide6.QtCore import QTimer
+
+    return {
+        id(obj)
+        for obj in gc.get_objects()
+        if isinstance(obj, QTimer) and shiboken6.isValid(obj) and obj.isActive()
+    }
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_windows_or_timers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a UI test that leaves a window open or a QTimer running once it is torn down.
+
+    Set up before the test's own fixtures and torn down after them, so the widgets qtbot was
+    given are already closed when this looks.
+    """
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    windows_before = set(map(id, QApplication.topLevelWidgets())) if app else set()
+    timers_before = _active_timers()
+    yield
+    app = QApplication.instance()
+    if app is None:
+        return
+    app.processEvents()
+    windows = [
+        w for w in QApplication.topLevelWidgets()
+        if id(w) not in windows_before and shiboken6.isValid(w) and w.isVisible()
+    ]  # fmt: skip
+    timers = _active_timers() - timers_before
+    for window in windows:
+        window.close()
+    problems = []
+    if windows:
+        names = ", ".join(f"{type(w).__name__} {w.windowTitle()!r}" for w in windows)
+        problems.append(f"windows left open: {names}")
+    if timers:
+        problems.append(f"{len(timers)} QTimer(s) left running")
+    if problems:
+        pytest.fail(f"{request.node.nodeid}: " + " / ".join(problems), pytrace=False)

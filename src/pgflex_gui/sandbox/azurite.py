@@ -7,11 +7,13 @@ restarts the node process on the same port; ``--location`` keeps the data.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import threading
@@ -51,6 +53,7 @@ class AzuriteServer:
         self._root = root
         self._location = root / "azurite"
         self._keys_file = root / "azurite-accounts.json"
+        self._pid_file = root / "azurite.pid"
         self._tls_cert = tls_cert
         self._tls_key = tls_key
         self._lock = threading.RLock()
@@ -143,6 +146,7 @@ class AzuriteServer:
             "--oauth",
             "basic",
         ]
+        self._stop_stale()
         log = (self._root / "azurite.log").open("ab")
         try:
             self._proc = subprocess.Popen(
@@ -155,6 +159,7 @@ class AzuriteServer:
             )
         finally:
             log.close()
+        self._pid_file.write_text(f"{self._proc.pid}\n")
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -186,6 +191,28 @@ class AzuriteServer:
             os.killpg(proc.pid, 9)
         except (ProcessLookupError, PermissionError):
             pass
+        self._pid_file.unlink(missing_ok=True)
+
+    def _stop_stale(self) -> None:
+        """Stop an Azurite a dead owner left running on this data folder (its pid file).
+
+        Only called while holding the workdir lock, so a live one belongs to nobody.
+        """
+        try:
+            pid = int(self._pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return
+        if _serves_location(pid, self._location):
+            _log.warning("Stopping Azurite (pid %s) left running by a process that died", pid)
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, sig)
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline and _serves_location(pid, self._location):
+                    time.sleep(0.05)
+                if not _serves_location(pid, self._location):
+                    break
+        self._pid_file.unlink(missing_ok=True)
 
     def _load_keys(self) -> dict[str, str]:
         try:
@@ -201,6 +228,19 @@ class AzuriteServer:
         with os.fdopen(fd, "w") as out:
             json.dump(self._accounts, out, indent=1)
         tmp.replace(self._keys_file)
+
+
+def _serves_location(pid: int, location: Path) -> bool:
+    """Whether ``pid`` is alive and is an Azurite started with ``--location location``."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        try:  # no /proc (macOS): trust the pid file if the process is alive
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    return str(location).encode() in cmdline and any(b"azurite" in part for part in cmdline)
 
 
 def _new_key() -> str:

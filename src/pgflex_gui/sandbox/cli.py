@@ -22,13 +22,24 @@ def default_workdir() -> Path:
     return Path(env) if env else Path.home() / ".local/share/pgflex-gui/sandbox"
 
 
-def _pid(workdir: Path) -> int | None:
+def _serve_pid(workdir: Path) -> int | None:
+    """The pid of a live ``serve`` process of ``workdir`` (its pid file), else None."""
     try:
         pid = int((workdir / "serve.pid").read_text().strip())
         os.kill(pid, 0)
     except (OSError, ValueError):
         return None
     return pid
+
+
+def _pid(workdir: Path) -> int | None:
+    """The pid of whatever process serves ``workdir`` (it holds the folder's lock)."""
+    from pgflex_gui.sandbox.workdir_lock import holder_pid
+
+    pid = holder_pid(workdir)
+    if pid is not None:
+        return pid
+    return None
 
 
 def _status(workdir: Path, as_json: bool) -> int:
@@ -44,6 +55,7 @@ def _status(workdir: Path, as_json: bool) -> int:
     info = json.loads(info_path.read_text())
     info["running"] = True
     info["pid"] = pid
+    info["served_by"] = "pgflex sandbox serve" if _serve_pid(workdir) == pid else "pgflex-gui"
     info["client_secret_file"] = str(workdir / "client_secret")
     connection_file = workdir / "azurite_connection_string"
     if connection_file.exists():
@@ -52,7 +64,7 @@ def _status(workdir: Path, as_json: bool) -> int:
         print(json.dumps(info, indent=2))
     else:
         print(
-            f"sandbox running (pid {pid})\n  ARM:  {info['arm_endpoint']}\n"
+            f"sandbox running (pid {pid}, {info['served_by']})\n  ARM:  {info['arm_endpoint']}\n"
             f"  CA:   {info['ca_bundle']}\n  blob: {info['blob_endpoint']}\n"
             f"  app:  {info['client_id']} (secret in {info['client_secret_file']})\n"
             f"  token: {info['token_command']}"
@@ -61,19 +73,33 @@ def _status(workdir: Path, as_json: bool) -> int:
 
 
 def _serve(workdir: Path, seed: str, port: int) -> int:
-    from pgflex_gui.sandbox.runtime import Sandbox
+    from pgflex_gui.sandbox.runtime import Sandbox, WorkdirBusy
+    from pgflex_gui.termination import on_termination, signal_name
 
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    box = Sandbox.start(workdir, seed=seed, port=port)
-    (workdir / "serve.pid").write_text(str(os.getpid()))
-    print(f"sandbox ARM at {box.arm_endpoint}", flush=True)
-    try:
-        stop.wait()
-    finally:
-        box.stop()
-        (workdir / "serve.pid").unlink(missing_ok=True)
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        stop.set()
+
+    # SIGTERM (kill, timeout, shutdown), SIGINT (Ctrl+C), SIGHUP (logout): stop everything.
+    with on_termination(on_signal):
+        try:
+            box = Sandbox.start(workdir, seed=seed, port=port)
+        except WorkdirBusy as exc:
+            print(f"pgflex sandbox: {exc}", file=sys.stderr)
+            return 1
+        (workdir / "serve.pid").write_text(str(os.getpid()))
+        print(f"sandbox ARM at {box.arm_endpoint}", flush=True)
+        try:
+            while not stop.wait(0.5):  # a timed wait lets the handlers run promptly
+                pass
+        finally:
+            if received:
+                print(f"{signal_name(received[0])}: stopping the sandbox", flush=True)
+            box.stop()
+            (workdir / "serve.pid").unlink(missing_ok=True)
     return 0
 
 
@@ -107,7 +133,7 @@ def _up(workdir: Path, seed: str, port: int, timeout: float) -> int:
         if proc.poll() is not None:
             print(f"sandbox failed to start; see {workdir / 'serve.log'}", file=sys.stderr)
             return 1
-        if _pid(workdir) == proc.pid:
+        if _serve_pid(workdir) == proc.pid and _pid(workdir) == proc.pid:
             return _status(workdir, False)
         time.sleep(0.2)
     print("sandbox did not become ready in time", file=sys.stderr)
@@ -119,6 +145,13 @@ def _down(workdir: Path) -> int:
     if pid is None:
         print("sandbox not running")
         return 0
+    if _serve_pid(workdir) != pid:
+        print(
+            f"the sandbox in {workdir} runs inside pgflex-gui (pid {pid}): close the app to "
+            "stop it",
+            file=sys.stderr,
+        )
+        return 1
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and _pid(workdir) == pid:

@@ -63,6 +63,7 @@ from pgflex_gui.sandbox.pgcluster import (
     installed_majors,
     quote_ident,
     quote_literal,
+    sweep_orphaned_external_homes,
     traversable_by_server_user,
 )
 from pgflex_gui.sandbox.pgdata import (
@@ -139,6 +140,7 @@ class LocalDataPlane:
         self._busy: set[str] = set()
         self._closed = False
         atexit.register(self.close)
+        sweep_orphaned_external_homes()
         self._reattach()
 
     # ----------------------------------------------------------------- lifecycle

@@ -38,6 +38,7 @@ __all__ = [
     "installed_majors",
     "quote_ident",
     "quote_literal",
+    "sweep_orphaned_external_homes",
 ]
 
 _log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ SUPERUSER = "azuresu"
 ADMIN_ROLE = "azure_pg_admin"
 OS_USER = "postgres"
 _DEBIAN_ROOT = Path("/usr/lib/postgresql")
+# Only root needs the copy (the server user cannot enter root's folders); /var/cache is 0755.
+_INSTALL_CACHE = Path(os.environ.get("PGFLEX_PG_INSTALL_CACHE", "/var/cache/pgflex-gui/pg-install"))
 _VERSION_RE = re.compile(r"\(PostgreSQL\) (\d+)")
 
 # The allow-list guard: runs at ddl_command_start of CREATE EXTENSION in every database.
@@ -188,11 +191,8 @@ def _reachable_copy(parts: dict[str, Path]) -> Path:
     Made once per source, under a temporary name and renamed when complete.
     """
     key = "|".join(str(p.resolve()) for p in parts.values())
-    target = (
-        Path(tempfile.gettempdir())
-        / "pgflex-pg-install"
-        / hashlib.sha1(key.encode()).hexdigest()[:12]
-    )
+    # A cache, not scratch: kept out of /tmp (it is made once per wheel, about 50 MB).
+    target = _INSTALL_CACHE / hashlib.sha1(key.encode()).hexdigest()[:12]
     if target.is_dir():
         return target
     target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -308,6 +308,45 @@ def external_pg_homes(root: Path) -> list[Path]:
     return sorted(base.glob(f"{_root_digest(root)}-*"))
 
 
+OWNER_FILE = "owner"
+
+
+def sweep_orphaned_external_homes() -> list[Path]:
+    """Delete external cluster homes whose sandbox folder no longer exists; return them.
+
+    A sandbox folder deleted by hand (``rm -rf``) cannot take the data it keeps elsewhere
+    with it; this frees that space at the next start of any sandbox. A postmaster still
+    running on such data (its owner was killed) is stopped first.
+    """
+    base = _external_base()
+    if not base.is_dir():
+        return []
+    removed: list[Path] = []
+    for home in sorted(base.iterdir()):
+        try:
+            owner = Path((home / OWNER_FILE).read_text().strip())
+        except OSError:
+            continue  # not ours, or made before owners were recorded: left alone
+        if not owner.is_absolute() or owner.exists():
+            continue
+        data = home / "data"
+        if (data / "postmaster.pid").exists():
+            for major_bin in installed_majors().values():
+                proc = _run(
+                    as_server_user(
+                        [str(major_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w",
+                         "stop"]
+                    ),
+                    timeout=60,
+                )  # fmt: skip
+                if proc.returncode == 0 or "not running" in proc.stderr + proc.stdout:
+                    break
+        shutil.rmtree(home, ignore_errors=True)
+        _log.info("Deleted the cluster data of a sandbox folder that is gone: %s", home)
+        removed.append(home)
+    return removed
+
+
 def _run(
     argv: list[str],
     *,
@@ -400,6 +439,9 @@ class PgCluster:
         )
         if self.pg_home is not None:
             (self.home / "data").symlink_to(self.data_dir)
+            # Who this data belongs to: once that folder is gone, the data is an orphan that
+            # the next sandbox start deletes (sweep_orphaned_external_homes).
+            (self.pg_home / OWNER_FILE).write_text(str(self.home) + "\n")
         (self.data_dir / "pg_hba.conf").write_text(_PG_HBA)
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write(_CONF_EXTRA)

@@ -20,8 +20,9 @@ from pgflex_gui.sandbox.arm.server import ArmService
 from pgflex_gui.sandbox.arm.state import State
 from pgflex_gui.sandbox.arm.world import World
 from pgflex_gui.sandbox.contract import DataPlane, SandboxInfo, SandboxTenant
+from pgflex_gui.sandbox.workdir_lock import WorkdirBusy, WorkdirLock
 
-__all__ = ["NullDataPlane", "Sandbox", "TlsFiles", "make_tls"]
+__all__ = ["NullDataPlane", "Sandbox", "TlsFiles", "WorkdirBusy", "make_tls"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class Sandbox:
         world: World,
         *,
         owns_dataplane: bool,
+        lock: WorkdirLock | None = None,
     ) -> None:
         self.workdir = workdir
         self.tls = tls
@@ -83,6 +85,7 @@ class Sandbox:
         self.service = service
         self.world = world
         self._owns_dataplane = owns_dataplane
+        self._lock = lock
 
     @classmethod
     def start(
@@ -106,6 +109,40 @@ class Sandbox:
         """
         workdir = Path(workdir).expanduser().resolve()
         workdir.mkdir(parents=True, exist_ok=True)
+        lock = WorkdirLock(workdir)
+        lock.acquire()  # WorkdirBusy while another live process serves this folder
+        try:
+            return cls._start_locked(
+                workdir,
+                lock,
+                seed=seed,
+                dataplane=dataplane,
+                page_size=page_size,
+                latency_ms=latency_ms,
+                retry_after=retry_after,
+                port=port,
+                lro_delay=lro_delay,
+                ephemeral=ephemeral,
+            )
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _start_locked(
+        cls,
+        workdir: Path,
+        lock: WorkdirLock,
+        *,
+        seed: str,
+        dataplane: DataPlane | None,
+        page_size: int,
+        latency_ms: int,
+        retry_after: int,
+        port: int,
+        lro_delay: float,
+        ephemeral: bool,
+    ) -> Sandbox:
         tls = make_tls(workdir)
         state_path = workdir / "state.json"
         fresh = not state_path.exists()
@@ -120,12 +157,12 @@ class Sandbox:
                 ca_bundle=tls.ca,
                 ephemeral=ephemeral,
             )
-        starter = getattr(dataplane, "start", None)
-        if starter is not None:
-            starter()
         world = World(state, dataplane)
-        _ = world.client_id
         try:
+            starter = getattr(dataplane, "start", None)
+            if starter is not None:
+                starter()
+            _ = world.client_id
             if fresh:
                 apply_seed(world, seed)
             else:
@@ -146,7 +183,7 @@ class Sandbox:
             lro_delay=lro_delay,
         )
         service.serve(tls.cert, tls.key, port)
-        box = cls(workdir, tls, state, dataplane, service, world, owns_dataplane=owns)
+        box = cls(workdir, tls, state, dataplane, service, world, owns_dataplane=owns, lock=lock)
         _write_secret(workdir / "client_secret", world.client_secret.encode())
         connection = str(getattr(dataplane, "connection_string", "") or "")
         if connection:
@@ -203,12 +240,16 @@ class Sandbox:
 
     # -- lifecycle -------------------------------------------------------------------------
     def stop(self) -> None:
-        """Stop serving; stop the data plane if this sandbox created it."""
-        self.service.shutdown()
-        if self._owns_dataplane:
-            closer = getattr(self.dataplane, "close", None)
-            if closer is not None:
-                closer()
+        """Stop serving; stop the data plane if this sandbox created it; free the folder."""
+        try:
+            self.service.shutdown()
+            if self._owns_dataplane:
+                closer = getattr(self.dataplane, "close", None)
+                if closer is not None:
+                    closer()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     def __enter__(self) -> Sandbox:
         return self

@@ -181,6 +181,10 @@ class ErrorPresenter(QObject):
         except RuntimeError:
             pass
 
+    def close(self) -> None:
+        """Stop the notice timer (the window is closing)."""
+        self._notice_timer.stop()
+
     def show_notice(self, text: str, *, timeout_ms: int = 6000) -> None:
         self.toast.show_notice(text)
         self._notice_timer.start(timeout_ms)

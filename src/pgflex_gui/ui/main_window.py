@@ -431,4 +431,5 @@ class MainWindow(QMainWindow):
         self.log_panel.detach()
         self.activity.detach()
         self.notifier.close()
+        self.presenter.close()
         super().closeEvent(event)

@@ -8,6 +8,7 @@ reuse that backup's files (``alias_of``) to keep seeding fast.
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 
 from pgflex_gui.sandbox.arm import roles
@@ -86,7 +87,9 @@ def _protect_world(world: World, *, real_source: bool, points: int, extra: bool)
     if real_source:
         seeder = getattr(world.dataplane, "seed_source_databases", None)
         if seeder is not None:
-            seeder(world.server_key(source), 1)
+            # Scale 1 (about 1.5 GB of cluster) unless PGFLEX_SANDBOX_SCALE says otherwise
+            # (0: a few MB, for tests of the sandbox's life cycle rather than its data).
+            seeder(world.server_key(source), int(os.environ.get("PGFLEX_SANDBOX_SCALE", "1")))
     world.add_server(s, IDS.RG_PG, "pg-unprotected-weu", location="westeurope", version="16")
     world.add_server(
         s, IDS.RG_PG, "pg-stopped-weu", location="westeurope", version="16", state="Stopped"

@@ -105,7 +105,7 @@ class FakeArm:
         self.ev.add("firewall", ip)
 
     def get_parameter(self, target: Any, name: str) -> str:
-        return self.params[name]
+        return self.params.get(name, "")
 
     def set_parameter(self, target: Any, name: str, value: str, *, check) -> None:
         self.ev.add("set", f"{name}={value}")
@@ -230,6 +230,9 @@ class FakePg:
     def sanitize_roles(self, raw: Path, cleaned: Path) -> tuple[int, bool]:
         cleaned.write_text("")
         return 2, False
+
+    def vacuum_analyze(self, target: PgTarget, name: str) -> None:
+        self.ev.add("analyze", name)
 
     def row_counts(self, target: PgTarget, name: str, tables: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:  # fmt: skip
         return {t: self.dbs.get(name, 0) for t in tables}

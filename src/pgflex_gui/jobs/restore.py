@@ -47,6 +47,12 @@ from pgflex_gui.domain.restore_outcome import (
     restore_outcome,
 )
 from pgflex_gui.domain.restore_plan import build_restore_request, target_version_ok
+from pgflex_gui.domain.restore_tuning import (
+    TUNED_PARAMETERS,
+    ParameterChange,
+    memory_gib_for_sku,
+    restore_tuning,
+)
 from pgflex_gui.domain.system_databases import (
     POSTGRES_DB,
     SystemDatabaseDecision,
@@ -260,6 +266,10 @@ class PgRunner(Protocol):
         """Take back memberships :meth:`prepare_owners` granted; the failures."""
         ...
 
+    def vacuum_analyze(self, target: PgTarget, name: str) -> None:
+        """``VACUUM (ANALYZE)`` database ``name`` (after a load with autovacuum off)."""
+        ...
+
     def run_sql_file(
         self, target: PgTarget, path: Path, *, cancel: Callable[[], bool]
     ) -> ProcessOutcome: ...
@@ -412,6 +422,9 @@ class RestoreResult:
     # The server's own databases found in the files: what was done with each, and why.
     system_databases: list[SystemDatabaseDecision] = field(default_factory=list)
     postgres_user_objects: int | None = None  # user objects seen in a skipped postgres file
+    # Server parameters changed for the restore (ARM), and whether they were all put back.
+    tuning: list[ParameterChange] = field(default_factory=list)
+    tuning_reverted: bool = False
 
     @property
     def outcome(self) -> RestoreOutcome:
@@ -536,6 +549,7 @@ class RestoreEngine:
         self._stop_all = threading.Event()
         self._jobs_in_use = 0  # pg_restore workers running now (under _lock)
         self._owner_lock = threading.Lock()  # membership grants, one database at a time
+        self._tuned = False  # restore-time server parameters are in force
         self._stage = Stage.PLAN  # the stage an error raised now would stop the run at
         self._renamed: dict[str, str] = {}  # target database -> the database in the files
 
@@ -602,6 +616,7 @@ class RestoreEngine:
         finally:
             self._stop_all.set()
             server_thread.join()
+            self._revert_tuning(ctx)
         self._save_timeline()
 
     # 1. Azure restore-as-files ------------------------------------------------------------
@@ -848,6 +863,101 @@ class RestoreEngine:
             ConnParams(host, port, t.admin_login, "postgres", sslmode or None), password
         )
         self._result.target_server = t.server_name
+        self._tune_server(ctx)
+
+    # 3b. restore-time server parameters ---------------------------------------------------
+
+    def _may_tune(self) -> bool:
+        t = self.plan.target
+        if self.arm is None or not t.server_id or t.tuning == "off":
+            return False
+        return t.mode == "new" or t.tuning == "on"
+
+    def _tune_server(self, ctx: JobContext) -> None:
+        """Apply Microsoft's pg_restore parameters (journaled first) to a server we may change."""
+        if not self._may_tune():
+            return
+        assert self.arm is not None
+        t = self.plan.target
+        state = dict(ctx.journal.get("tuning") or {})
+        if state.get("reverted"):
+            return  # an earlier run finished and put everything back
+        if "changes" in state:  # resumed: the journaled originals stay the originals
+            changes = [ParameterChange(**c) for c in state["changes"]]
+        else:
+            current: dict[str, str] = {}
+            for name in TUNED_PARAMETERS:
+                try:
+                    current[name] = self.arm.get_parameter(t, name)
+                except AppError as exc:
+                    log.info("restore: %s can't be read (%s); left as it is", name, exc.summary)
+            changes = restore_tuning(
+                current, vcores=t.vcores, memory_gib=memory_gib_for_sku(t.sku_name, t.vcores)
+            )
+            state = {"changes": [vars(c) for c in changes], "applied": [], "reverted": False}
+            ctx.journal.checkpoint("tuning", state)  # the originals, before anything changes
+        if not changes:
+            return
+        self._result.tuning = changes
+        bar = self._bar("server", "Tune parameters for the restore")
+        applied = list(state.get("applied") or [])
+        try:
+            for change in changes:
+                self.audit("set-parameter", t.server_id, {change.name: change.tuned})
+                self.arm.set_parameter(t, change.name, change.tuned, check=ctx.check_cancelled)
+                if change.name not in applied:
+                    applied.append(change.name)
+                    state["applied"] = list(applied)
+                    ctx.journal.checkpoint("tuning", dict(state))
+        except AppError as exc:
+            self._end(bar, "failed")
+            self._note(f"Server parameters could not be tuned for the restore: {exc.summary}")
+            self._tuned = bool(applied)
+            return
+        self._tuned = True
+        self._end(bar, "ok")
+        self._note(
+            "Server parameters for the restore (put back afterwards): "
+            + "; ".join(c.line for c in changes)
+        )
+
+    def _revert_tuning(self, ctx: JobContext) -> None:
+        """Put back every journaled original value; runs after success, failure and cancel."""
+        state = dict(ctx.journal.get("tuning") or {})
+        if not state or state.get("reverted") or self.arm is None:
+            return
+        t = self.plan.target
+        changes = [ParameterChange(**c) for c in state.get("changes") or ()]
+        applied = set(state.get("applied") or ())
+        # Also those not journaled as applied: a kill -9 may fall between the set and the note.
+        todo = [c for c in changes if c.name in applied] + [
+            c for c in changes if c.name not in applied
+        ]
+        bar = self._bar("server", "Put server parameters back")
+        failed: list[str] = []
+        for change in todo:
+            try:
+                self.audit("set-parameter", t.server_id, {change.name: change.original})
+                self.arm.set_parameter(t, change.name, change.original, check=lambda: None)
+            except AppError as exc:
+                failed.append(f"{change.name} (still {change.tuned}): {exc.summary}")
+        self._tuned = False
+        self._result.tuning = changes
+        if failed:
+            self._end(bar, "failed")
+            self._note(
+                "Server parameters could not all be put back; rerun the plan or set them in "
+                "the portal: " + "; ".join(failed)
+            )
+            return
+        state["reverted"] = True
+        ctx.journal.checkpoint("tuning", state)
+        self._result.tuning_reverted = True
+        self._end(bar, "ok")
+        self._note(
+            "Server parameters put back: "
+            + "; ".join(f"{c.name} = {c.original or '(default)'}" for c in changes)
+        )
 
     def _ensure_extensions(self, name: str, toc: Toc) -> None:
         """Allow-list the archive's extensions (and preload libraries) before its restore."""
@@ -1114,6 +1224,10 @@ class RestoreEngine:
             db.objects_total = db.objects_total or len(toc.entries)
         vbar = self._bar("verify", name)
         self._verify(db, tgt, toc)
+        if self._tuned:  # autovacuum is off during the load: analyze what was loaded
+            abar = self._bar("verify", f"VACUUM ANALYZE {name}")
+            self.pg.vacuum_analyze(tgt, name)
+            self._end(abar, "ok")
         if keep_owners and toc is not None:
             db.owner_mismatches = self.pg.owner_mismatches(tgt, name, toc)
             if db.owner_mismatches:

@@ -153,6 +153,15 @@ class LocalPgRunner:
             self._tool(ToolKind.PSQL), target.conn, roles, password=target.password
         )
 
+    def vacuum_analyze(self, target: PgTarget, name: str) -> None:
+        psql.query(
+            self._tool(ToolKind.PSQL),
+            target.conn.with_db(name),
+            "vacuum (analyze)",
+            password=target.password,
+            timeout=6 * 3600.0,
+        )
+
     def sanitize_roles(self, raw: Path, cleaned: Path) -> tuple[int, bool]:
         out = sanitize_roles_file(raw, cleaned)
         return len(out.kept_roles), out.has_passwords

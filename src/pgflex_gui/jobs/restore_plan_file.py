@@ -111,6 +111,9 @@ class TargetSpec:
     password_entry: str = ""  # keystore entry; default: keystore.server_admin_key(server_id)
     allow_configure: bool = True  # may add extensions to azure.extensions
     allow_restart: bool = False  # may restart an existing server for preload libraries
+    # Restore-time server parameters (put back afterwards): "auto" = only on a server this
+    # restore creates; "on" = also on an existing server (the user allows it); "off" = never.
+    tuning: str = "auto"
 
     @property
     def server_name(self) -> str:
@@ -205,6 +208,8 @@ class RestorePlanFile:
             out.append("an existing target server needs server_id or host")
         if self.jobs < 0:
             out.append("jobs must be 0 (automatic) or more")
+        if t.tuning not in ("auto", "on", "off"):
+            out.append(f"target.tuning must be 'auto', 'on' or 'off', not {t.tuning!r}")
         if self.postgres_as and (why := postgres_target_problem(self.postgres_as)):
             out.append(f"postgres_as: {why}")
         if c.read_access not in READ_ACCESS:

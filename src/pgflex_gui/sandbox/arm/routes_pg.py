@@ -36,6 +36,14 @@ DEFAULT_CONFIG: dict[str, tuple[str, str, str, bool]] = {
     ),
     "max_connections": ("859", "Integer", "25-5000", True),
     "work_mem": ("4096", "Integer", "4096-2097151", False),
+    # Durability, WAL and vacuum as on a flexible server (defaults match pgcluster's clusters:
+    # a 128 GiB disk and 8 GiB of memory); the restore engine tunes and puts back these.
+    "max_wal_size": ("12288", "Integer", "32-65536", False),
+    "checkpoint_timeout": ("600", "Integer", "30-86400", False),
+    "maintenance_work_mem": ("216064", "Integer", "1024-2097151", False),
+    "autovacuum": ("on", "Boolean", "on,off", False),
+    "wal_compression": ("off", "Enumeration", "off,on,pglz,lz4,zstd", False),
+    "max_parallel_maintenance_workers": ("2", "Integer", "0-64", False),
     "timezone": ("UTC", "Enumeration", "UTC,Europe/Amsterdam,America/New_York", False),
     "log_min_duration_statement": ("-1", "Integer", "-1-2147483647", False),
     "password_encryption": ("scram-sha-256", "Enumeration", "md5,scram-sha-256", False),

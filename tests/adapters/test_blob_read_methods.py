@@ -179,3 +179,11 @@ def test_a_deferred_downloader_fails_at_first_use(world: dict[str, Any]) -> None
     assert not built
     with pytest.raises(AppError, match="no key"):
         dl.list_blobs("rp/")
+
+
+def test_the_storage_service_makes_the_wizards_sas(world: dict[str, Any]) -> None:
+    from pgflex_gui.azure.storage import StorageService
+
+    sas = StorageService(world["factory"]).make_read_sas(world["ref"].url, world["ref"].arm_id)
+    assert parse_qs(sas)["sp"] == ["rl"]
+    assert _names(world, sas) == ["rp/p_database_sales.sql", "rp/p_roles.sql"]

@@ -117,6 +117,16 @@ class StorageService(AuditedService):
         keys = convert.get(convert.as_dict(raw), "keys", default=[])
         return [str(k.get("value")) for k in keys if isinstance(k, dict) and k.get("value")]
 
+    def make_read_sas(self, container_url: str, container_arm_id: str = "") -> str:
+        """A read + list SAS for one container, valid 8 hours (secret: never log it).
+
+        Signed with a user delegation key of the signed-in identity, else with the account
+        key (``listKeys``, kept in memory); see ``azure.blob_access.make_read_sas``.
+        """
+        from pgflex_gui.azure.blob_access import ContainerRef, make_read_sas
+
+        return make_read_sas(self._factory, ContainerRef(container_url, container_arm_id))
+
     # -- containers --------------------------------------------------------------------------
 
     def list_containers(self, account: StorageAccount) -> list[BlobContainer]:

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.issues import Issue, Severity
-from pgflex_gui.domain.models import RecoveryPoint, StorageAccount
+from pgflex_gui.domain.models import BlobContainer, RecoveryPoint, StorageAccount
 from pgflex_gui.domain.preflight import STORAGE_BLOB_DATA_CONTRIBUTOR_ROLE
 from pgflex_gui.domain.regions import normalize_region
 from pgflex_gui.ui.tasks import TaskManager
@@ -404,7 +404,19 @@ class ContainerPage(_FlowPage):
         self.sas = QLineEdit()
         self.sas.setObjectName("sas")
         self.sas.setEchoMode(QLineEdit.EchoMode.Password)
-        read_layout.addWidget(self.sas)
+        self.make_sas = QPushButton("Make one for me (read + list, 8 hours)")
+        self.make_sas.setObjectName("makeSas")
+        self.make_sas.setToolTip(
+            "The app signs a SAS for this container with your user delegation key (or the "
+            "account key); it goes to the keyring like a pasted one."
+        )
+        self.make_sas.clicked.connect(self._on_make_sas_clicked)
+        self.sas_state = QLabel()
+        sas_row = QHBoxLayout()
+        sas_row.addWidget(self.sas, 1)
+        sas_row.addWidget(self.make_sas)
+        read_layout.addLayout(sas_row)
+        read_layout.addWidget(self.sas_state)
 
         form = QFormLayout()
         form.addRow("Storage account", self.accounts)
@@ -507,6 +519,9 @@ class ContainerPage(_FlowPage):
             radio.setToolTip(refusal)
         self.read_buttons[flow.draft.read_access].setChecked(True)
         self.sas.setVisible(flow.draft.read_access is ReadAccess.SAS)
+        can_make = hasattr(self.services.storage, "make_read_sas") and bool(flow.container_url())
+        self.make_sas.setVisible(flow.draft.read_access is ReadAccess.SAS and can_make)
+        self.sas_state.setVisible(flow.draft.read_access is ReadAccess.SAS)
 
     def _can_fix_now(self, fix: Fix) -> bool:
         if fix is Fix.GRANT_ROLE:
@@ -542,6 +557,28 @@ class ContainerPage(_FlowPage):
 
     def _on_sas_changed(self, text: str) -> None:
         self.flow.update(sas_supplied=bool(text.strip()))
+
+    def _on_make_sas_clicked(self) -> None:
+        account, url = self.flow.selected_account(), self.flow.container_url()
+        if account is None or not url:
+            return
+        arm_id = BlobContainer(account.id, self.flow.draft.container, url).arm_id
+        storage = self.services.storage
+        self.make_sas.setEnabled(False)
+        self.sas_state.setText("Making a read-only SAS…")
+
+        def done(sas: str) -> None:
+            self.make_sas.setEnabled(True)
+            self.sas.setText(sas)
+            self.sas_state.setText("A read + list SAS, valid 8 hours, is ready (not shown).")
+
+        def failed(exc: AppError) -> None:
+            self.make_sas.setEnabled(True)
+            self.sas_state.setText(str(exc))
+
+        self.services.tasks.task(lambda: storage.make_read_sas(url, arm_id)).keyed(
+            ("make-sas", id(self))
+        ).on_success(done).on_failure(failed).in_lane("arm-read").start()
 
     def _on_fix_toggled(self, fix: Fix, on: bool) -> None:
         if not self._refreshing:

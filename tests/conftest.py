@@ -90,6 +90,21 @@ def pytest_terminal_summary(terminalreporter: object, exitstatus: int, config: p
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    deadline = time.monotonic() + _PROCESS_GRACE_S
+    while (left_children := _children()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if left_children:
+        for pid in left_children:
+            try:
+                psutil.Process(pid).kill()
+            except psutil.Error:
+                pass
+        sys.stderr.write(
+            "\nThe test session left child processes running (killed now): "
+            + "; ".join(left_children.values())
+            + "\n"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     left = sorted(
         name
         for name in {p.name for p in _TMP.iterdir()} - _tmp_before
@@ -159,11 +174,8 @@ def _no_leaked_threads_or_processes(request: pytest.FixtureRequest) -> Iterator[
         if not procs or time.monotonic() > deadline:
             break
         time.sleep(0.1)
-    for pid in procs:  # never let one test's leftovers poison the next
-        try:
-            psutil.Process(pid).kill()
-        except psutil.Error:
-            pass
+    if request.node.get_closest_marker("children_owned_by_fixture") is not None:
+        procs = {}  # e.g. Azurite restarted for a module's data plane: checked at session end
     problems = []
     if leaked:
         problems.append("threads left running: " + ", ".join(sorted(t.name for t in leaked)))

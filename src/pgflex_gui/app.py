@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,27 @@ def _qt_message_handler(mode: Any, _context: Any, message: str) -> None:
         "QtWarningMsg": logging.WARNING,
     }.get(name, logging.ERROR)
     logging.getLogger("qt").log(level, "%s", message)
+
+
+def _startup_probe(window: Any, out: Path) -> None:
+    """For ``benchmarks/startup.py``: wall-clock times of the first event-loop turn after the
+    window is shown and of the first rows in the tree, appended to ``out``; then quit."""
+
+    def mark(event: str) -> None:
+        with out.open("a", encoding="utf-8") as fh:
+            fh.write(f"{event} {time.time():.6f}\n")
+
+    QTimer.singleShot(0, lambda: mark("window"))
+    seen: list[bool] = []
+
+    def on_rows(parent: Any, _first: int, _last: int) -> None:
+        if seen or parent.isValid():
+            return
+        seen.append(True)
+        mark("first_rows")
+        QTimer.singleShot(0, window.close)
+
+    window.model.rowsInserted.connect(on_rows)
 
 
 def _load_settings() -> Any:
@@ -203,6 +226,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     watcher.terminated.connect(lambda _signum: window.close())
     window.show()
     window.start()
+    probe = os.environ.get("PGFLEX_STARTUP_PROBE", "")
+    if probe:
+        _startup_probe(window, Path(probe))
     if args.smoke:
         QTimer.singleShot(SMOKE_MS, window.close)
     if args.screenshot:

@@ -28,9 +28,6 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-import keyring
-import keyring.errors
-
 from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.logs import register_secret
 
@@ -138,6 +135,8 @@ def classify_backend(backend: Any) -> tuple[BackendInfo, Any | None]:
 def _probe_child(results: Any) -> None:
     """Runs in the probe process: find the backend and make one harmless read."""
     try:
+        import keyring  # imported when first used: it costs ~0.15 s at start-up
+
         backend = keyring.get_keyring()
         info, concrete = classify_backend(backend)
         if info.secure and concrete is not None:
@@ -210,6 +209,8 @@ class Keystore:
             self.info = info if info is not None else probe_backend(probe_timeout)
             self._backend = None
             if self.info.secure:
+                import keyring
+
                 verdict, concrete = classify_backend(keyring.get_keyring())
                 if verdict.secure:
                     self._backend = concrete
@@ -274,6 +275,8 @@ class Keystore:
         if self._backend is None:
             with self._lock:
                 return self._memory.pop(key, None) is not None
+        import keyring.errors
+
         try:
             self._backend.delete_password(SERVICE, key)
         except keyring.errors.PasswordDeleteError:

@@ -18,7 +18,8 @@ from pgflex_gui.sandbox.dataplane import SYSTEM_DATABASE_FILES, LocalDataPlane
 from pgflex_gui.sandbox.pgcluster import installed_majors
 from pgflex_gui.sandbox.pgdata import AZURE_OWNED_DB, SEED_DATABASES, table_counts
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+# The module-scoped data plane restarts Azurite when a test adds a storage account.
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.children_owned_by_fixture]
 
 ADMIN = "pgadmin"
 PASSWORD = "Str0ng'Pass\"word"

@@ -287,10 +287,15 @@ class ResettingProxy:
         self._lock = threading.Lock()
         self._sock = socket.create_server(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
 
     def close(self) -> None:
+        # close() alone does not wake a thread blocked in accept(): shut the socket down first.
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
+        self._acceptor.join(timeout=5)
 
     def _accept(self) -> None:
         while True:

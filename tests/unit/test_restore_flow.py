@@ -287,7 +287,7 @@ def test_defaults_come_from_source_server() -> None:
 
 def test_version_rule_for_new_server() -> None:
     flow = ready_flow()
-    assert flow.allowed_versions() == ["15", "16", "17"]
+    assert flow.allowed_versions() == ["15", "16", "17", "18"]
     flow.update(version="14")
     assert any(i.field == "server.version" and i.blocks for i in flow.issues(Step.SERVER))
     flow.update(version="17")

@@ -32,6 +32,7 @@ from pgflex_gui.domain.models import (
     RecoveryPoint,
     RoleAssignment,
     StorageAccount,
+    Subscription,
     Vault,
 )
 from pgflex_gui.domain.preflight import arm_template_for_roles, missing_roles, restore_roles
@@ -41,6 +42,13 @@ from pgflex_gui.domain.restore_plan import (
     restore_issues,
     restore_location,
     target_version_ok,
+)
+from pgflex_gui.domain.restore_target import (
+    PG_MAJOR_VERSIONS,
+    existing_target_issues,
+    existing_target_refusal,
+    is_source_server,
+    new_server_placement_issues,
 )
 from pgflex_gui.jobs.restore_plan_file import (
     ContainerSpec,
@@ -64,9 +72,6 @@ __all__ = [
     "Step",
     "describe_time",
 ]
-
-PG_MAJOR_VERSIONS = ("11", "12", "13", "14", "15", "16", "17")
-"""Major versions Azure offers for new flexible servers (newest last)."""
 
 _EXCLUDING_FIELDS = frozenset({"target.region", "target.tenant", "target.subscription"})
 _NAME_CHARS = set(string.ascii_lowercase + string.digits + "-")
@@ -129,11 +134,20 @@ class InvalidPlan(ValueError):
 
 @dataclass(frozen=True)
 class RestoreSource:
-    """What is restored: a backup instance in a vault, and its server when still known."""
+    """What is restored: a backup instance in a vault, and its server when still known.
+
+    ``recovery_point`` is the point the DBA started from (a recovery point node), if any.
+    """
 
     vault: Vault | None = None
     instance: BackupInstance | None = None
     server: FlexServer | None = None
+    recovery_point: RecoveryPoint | None = None
+
+    @property
+    def selected(self) -> bool:
+        """False when nothing was selected (Tools > Restore… with an empty selection)."""
+        return any(x is not None for x in (self.vault, self.instance, self.server))
 
     @property
     def label(self) -> str:
@@ -142,7 +156,7 @@ class RestoreSource:
             return self.server.name
         if self.instance is not None:
             return self.instance.friendly_name or self.instance.name
-        return "(no backup selected)"
+        return "no backup selected"
 
     @property
     def cross_region_offered(self) -> bool:
@@ -212,6 +226,7 @@ class RestoreDraft:
     storage_gb: int = 128
     admin_login: str = "pgadmin"
     existing_server_id: ResourceId | None = None
+    allow_source_target: bool = False  # the DBA confirmed restoring into the source server
     databases: tuple[str, ...] = ()  # () = every database found
     roles: bool = False
     jobs: int = 0  # 0 = target vCores
@@ -278,6 +293,11 @@ class RestoreFlow:
                 "server_resource_group": vault.id.resource_group,
                 "location": normalize_region(vault.location),
             }
+        if source.recovery_point is not None:
+            defaults["recovery_point"] = source.recovery_point
+        if not source.selected:
+            # Nothing selected: the natural incident route, "I already have the files".
+            defaults["incident"] = IncidentSource.CONTAINER
         self.draft = RestoreDraft(**defaults)
         self.points: tuple[RecoveryPoint, ...] = ()
         self.secondary_points: tuple[RecoveryPoint, ...] = ()
@@ -288,6 +308,8 @@ class RestoreFlow:
         self.containers: dict[str, tuple[BlobContainer, ...]] = {}
         self.role_missing: dict[str, bool] = {}
         self.servers: tuple[FlexServer, ...] = ()
+        self.subscriptions: tuple[Subscription, ...] = ()
+        self.regions: dict[str, tuple[str, ...]] = {}  # subscription id (lower) -> regions
         self.known_databases: tuple[str, ...] = ()
         self.free_bytes: int | None = None
         self.free_path = ""
@@ -331,6 +353,13 @@ class RestoreFlow:
         else:
             self.points = ordered
         self.points_error = None
+        chosen = self.draft.recovery_point
+        if chosen is not None and secondary == self.draft.secondary:
+            same = next(
+                (p for p in ordered if p.recovery_point_id == chosen.recovery_point_id), None
+            )
+            if same is not None and same != chosen:
+                self.draft = dataclasses.replace(self.draft, recovery_point=same)
         self._changed()
 
     def set_points_failed(self, exc: AppError) -> None:
@@ -530,6 +559,59 @@ class RestoreFlow:
         self.servers = tuple(sorted(known.values(), key=lambda s: s.name.lower()))
         self._changed()
 
+    def set_subscriptions(self, subscriptions: Iterable[Subscription]) -> None:
+        """Subscriptions a new server may go into (the first is the default when none is set)."""
+        known = {s.subscription_id.lower(): s for s in self.subscriptions}
+        for sub in subscriptions:
+            known[sub.subscription_id.lower()] = sub
+        self.subscriptions = tuple(
+            sorted(known.values(), key=lambda s: (s.display_name.lower(), s.subscription_id))
+        )
+        if not self.draft.server_subscription and self.subscriptions:
+            self.draft = dataclasses.replace(
+                self.draft, server_subscription=self.subscriptions[0].subscription_id
+            )
+        self._changed()
+
+    def set_regions(self, subscription_id: str, regions: Iterable[str]) -> None:
+        """Regions of a subscription (for the new server's region)."""
+        names = sorted({normalize_region(r) for r in regions if r})
+        self.regions[subscription_id.lower()] = tuple(names)
+        self._changed()
+
+    def region_choices(self) -> list[str]:
+        """Regions offered for the new server: the subscription's, plus the one already set."""
+        names = set(self.regions.get(self.draft.server_subscription.lower(), ()))
+        if self.draft.location:
+            names.add(self.draft.location)
+        return sorted(names)
+
+    def set_allow_source_target(self, on: bool) -> None:
+        """The separate confirmation to restore into the source server itself."""
+        changes: dict[str, Any] = {"allow_source_target": on}
+        chosen = self.existing_server()
+        source_id = self.source.server.id if self.source.server else None
+        if not on and chosen is not None and is_source_server(chosen, source_id):
+            changes["existing_server_id"] = None
+        self.update(**changes)
+
+    def existing_region_rule(self) -> str:
+        """The region an existing target must be in ("" = no rule: files already there)."""
+        return "" if self.incident_mode else self.restore_region()
+
+    def existing_choices(self) -> list[tuple[FlexServer, str]]:
+        """Servers to show for "restore into an existing server", each with why it's refused.
+
+        The source server is left out until the DBA confirmed restoring into it.
+        """
+        source_id = self.source.server.id if self.source.server else None
+        rule = self.existing_region_rule()
+        return [
+            (s, existing_target_refusal(s, restore_region=rule))
+            for s in self.servers
+            if self.draft.allow_source_target or not is_source_server(s, source_id)
+        ]
+
     def set_known_databases(self, names: Iterable[str]) -> None:
         """Database names of the source (for the checkboxes)."""
         self.known_databases = tuple(sorted(set(names)))
@@ -603,6 +685,16 @@ class RestoreFlow:
         if self.incident_mode:
             return self._incident_issues()
         found: list[Issue] = []
+        if not self.source.selected:
+            found.append(
+                error(
+                    "source",
+                    "No backup is selected.",
+                    "Tick 'I already have the files' for a container or folder holding them, "
+                    "or pick a protected server or recovery point in the tree first.",
+                )
+            )
+            return found
         if self.source.vault is None or self.source.instance is None:
             found.append(
                 error(
@@ -747,6 +839,14 @@ class RestoreFlow:
             if server is None:
                 found.append(error("server.existing", "Choose the server to restore into."))
             else:
+                found.extend(
+                    existing_target_issues(
+                        server,
+                        restore_region=self.existing_region_rule(),
+                        source_server_id=self.source.server.id if self.source.server else None,
+                        source_confirmed=d.allow_source_target,
+                    )
+                )
                 major = self.source.source_major
                 if major and not target_version_ok(major, server.version):
                     found.append(
@@ -781,8 +881,11 @@ class RestoreFlow:
                         "Pick another name, or restore into the existing server.",
                     )
                 )
-            if not (d.server_subscription and d.server_resource_group and d.location):
-                found.append(error("server.location", "The new server needs a resource group."))
+            found.extend(
+                new_server_placement_issues(
+                    d.server_subscription, d.server_resource_group, d.location
+                )
+            )
             major = self.source.source_major
             if not d.version:
                 found.append(error("server.version", "Choose a PostgreSQL major version."))

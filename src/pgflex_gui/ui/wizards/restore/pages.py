@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
@@ -40,9 +41,9 @@ from PySide6.QtWidgets import (
 from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.issues import Issue, Severity
-from pgflex_gui.domain.models import BlobContainer, RecoveryPoint, StorageAccount
+from pgflex_gui.domain.models import BlobContainer, RecoveryPoint, StorageAccount, Subscription
 from pgflex_gui.domain.preflight import STORAGE_BLOB_DATA_CONTRIBUTOR_ROLE
-from pgflex_gui.domain.regions import normalize_region
+from pgflex_gui.domain.regions import REGION_PAIRS, normalize_region
 from pgflex_gui.ui.tasks import TaskManager
 from pgflex_gui.ui.wizards.restore.calendar import RecoveryPointCalendar
 from pgflex_gui.ui.wizards.restore.flow import (
@@ -67,6 +68,7 @@ log = logging.getLogger(__name__)
 
 # Glyphs every bundled font has (DejaVu lacks U+26D4).
 _ICONS = {Severity.ERROR: "✖", Severity.WARNING: "⚠", Severity.INFO: "ℹ"}
+_STATE_WORDS = {"ready": "running", "stopped": "stopped", "starting": "starting"}
 _FIX_LABELS = {
     Fix.CROSS_TENANT: "Enable cross-tenant replication",
     Fix.GRANT_ROLE: "Grant Storage Blob Data Contributor to the vault",
@@ -163,12 +165,17 @@ class SourcePage(_FlowPage):
     def __init__(self, flow: RestoreFlow, services: RestoreServices) -> None:
         super().__init__(flow, services)
         self.setTitle("What to restore")
-        self.setSubTitle(f"Backup of {flow.source.label}")
+        self.setSubTitle(
+            f"Backup of {flow.source.label}"
+            if flow.source.selected
+            else "No backup is selected: restore from files you already have."
+        )
         vault = flow.source.vault
         self.source_label = QLabel(
             f"{flow.source.label}"
             + (f" — vault {vault.name} ({normalize_region(vault.location)})" if vault else "")
         )
+        self.source_label.setVisible(flow.source.selected)
         self.secondary = QCheckBox("Secondary region (Cross Region Restore)")
         self.secondary.setObjectName("secondary")
         self.secondary.setVisible(flow.cross_region_offered)
@@ -262,7 +269,9 @@ class SourcePage(_FlowPage):
         d = flow.draft
         self.secondary.setChecked(d.secondary)
         visible = flow.visible_points()
-        if flow.points_error is not None:
+        if flow.source.instance is None:
+            self.points_state.setText("No backup to list recovery points of.")
+        elif flow.points_error is not None:
             self.points_state.setText(flow.points_error.summary)
         else:
             self.points_state.setText(
@@ -663,7 +672,13 @@ class ServerPage(_FlowPage):
         self.existing_radio.setObjectName("existingServer")
         self.name = QLineEdit()
         self.name.setObjectName("serverName")
+        self.subscription = QComboBox()
+        self.subscription.setObjectName("subscription")
         self.resource_group = QLineEdit()
+        self.resource_group.setObjectName("resourceGroup")
+        self.resource_group.setPlaceholderText("an existing resource group, e.g. rg-pg-restore")
+        self.region = QComboBox()
+        self.region.setObjectName("region")
         self.version = QComboBox()
         self.version.setObjectName("version")
         self.sku = QLineEdit()
@@ -678,6 +693,17 @@ class ServerPage(_FlowPage):
         self.password_note.setWordWrap(True)
         self.existing = QComboBox()
         self.existing.setObjectName("existing")
+        self.existing_note = QLabel()
+        self.existing_note.setObjectName("existingNote")
+        self.existing_note.setWordWrap(True)
+        source = flow.source.server
+        self.allow_source = QCheckBox(
+            f"Also offer the source server {source.name} (restore next to its live databases)"
+            if source is not None
+            else ""
+        )
+        self.allow_source.setObjectName("allowSource")
+        self.allow_source.setVisible(source is not None)
         self.databases = QListWidget()
         self.databases.setObjectName("databases")
         self.databases_note = QLabel("All databases found in the restored files.")
@@ -700,7 +726,9 @@ class ServerPage(_FlowPage):
         new_box = QGroupBox()
         new_form = QFormLayout(new_box)
         new_form.addRow("Name", self.name)
+        new_form.addRow("Subscription", self.subscription)
         new_form.addRow("Resource group", self.resource_group)
+        new_form.addRow("Region", self.region)
         new_form.addRow("PostgreSQL version", self.version)
         new_form.addRow("SKU", self.sku)
         new_form.addRow("Storage", self.storage_gb)
@@ -723,6 +751,8 @@ class ServerPage(_FlowPage):
         layout.addWidget(new_box)
         layout.addWidget(self.existing_radio)
         layout.addWidget(self.existing)
+        layout.addWidget(self.allow_source)
+        layout.addWidget(self.existing_note)
         layout.addLayout(form)
         layout.addWidget(self.issue_list)
 
@@ -731,7 +761,14 @@ class ServerPage(_FlowPage):
         self.resource_group.textChanged.connect(
             lambda t: self._set(server_resource_group=t.strip())
         )
-        self.version.currentTextChanged.connect(lambda t: self._set(version=t))
+        self.subscription.currentIndexChanged.connect(self._on_subscription_changed)
+        self.region.currentIndexChanged.connect(
+            lambda i: self._set(location=self.region.itemData(i) or "")
+        )
+        self.allow_source.toggled.connect(self._on_allow_source_toggled)
+        self.version.currentIndexChanged.connect(
+            lambda i: self._set(version=self.version.itemData(i) or "")
+        )
         self.sku.textChanged.connect(lambda t: self._set(sku_name=t.strip()))
         self.storage_gb.valueChanged.connect(lambda v: self._set(storage_gb=v))
         self.admin.textChanged.connect(lambda t: self._set(admin_login=t.strip()))
@@ -756,28 +793,68 @@ class ServerPage(_FlowPage):
             self._measure(self.flow.draft.download_dir)
 
     def _load(self) -> None:
-        inventory, tenant = self.services.inventory, ""
+        inventory = self.services.inventory
         vault, server = self.flow.source.vault, self.flow.source.server
         tenant = (vault.tenant_id if vault else "") or (server.tenant_id if server else "")
         source = server or vault
         fallback = source.id.subscription_id if source is not None else ""
 
-        def fetch() -> Iterable[list[Any]]:
-            subs = (
-                [s.subscription_id for s in inventory.list_subscriptions(tenant)] if tenant else []
-            )
-            for sub in subs or ([fallback] if fallback else []):
-                yield from inventory.iter_servers(sub)
+        def fetch_subscriptions() -> list[Subscription]:
+            # Nothing selected: every tenant the sign-in sees, not just the source's.
+            tenants = [tenant] if tenant else [t.tenant_id for t in inventory.list_tenants()]
+            found: list[Subscription] = []
+            for tenant_id in tenants:
+                found.extend(inventory.list_subscriptions(tenant_id))
+            if not found and fallback:
+                found.append(Subscription(fallback, fallback, tenant))
+            return found
+
+        def listed(subs: list[Subscription]) -> None:
+            self.flow.set_subscriptions(subs)
+            self._load_servers([s.subscription_id for s in subs] or [fallback])
+            self._load_regions(self.flow.draft.server_subscription)
+
+        def failed(exc: AppError) -> None:
+            self.existing_note.setText(str(exc))
+            if fallback:
+                listed([])
 
         tasks = self.services.tasks
-        tasks.task(fetch).keyed(("restore-servers", tenant)).on_item(
-            self.flow.set_servers
-        ).on_failure(lambda exc: self.free.setText(str(exc))).in_lane("arm-read").start()
+        tasks.task(fetch_subscriptions).keyed(("restore-subscriptions", id(self))).on_success(
+            listed
+        ).on_failure(failed).in_lane("arm-read").start()
         list_dbs = getattr(inventory, "list_databases", None)
         if server is not None and list_dbs is not None:
             tasks.task(list_dbs, server.id).keyed(("restore-dbs", str(server.id))).on_success(
                 self.flow.set_known_databases
             ).on_failure(lambda _exc: None).in_lane("arm-read").start()
+
+    def _load_servers(self, subscription_ids: list[str]) -> None:
+        inventory = self.services.inventory
+        wanted = [s for s in subscription_ids if s]
+
+        def fetch() -> Iterable[list[Any]]:
+            for sub in wanted:
+                yield from inventory.iter_servers(sub)
+
+        self.services.tasks.task(fetch).keyed(("restore-servers", id(self))).on_item(
+            self.flow.set_servers
+        ).on_failure(lambda exc: self.existing_note.setText(str(exc))).in_lane("arm-read").start()
+
+    def _load_regions(self, subscription_id: str) -> None:
+        if not subscription_id or subscription_id.lower() in self.flow.regions:
+            return
+        inventory = self.services.inventory
+
+        def fetch() -> list[str]:
+            return [r.name for r in inventory.list_locations(subscription_id)]
+
+        self.services.tasks.task(fetch).keyed(("restore-regions", subscription_id)).on_success(
+            lambda names: self.flow.set_regions(subscription_id, names)
+        ).on_failure(
+            # The static table still lets the DBA pick; ARM refuses a region it lacks.
+            lambda _exc: self.flow.set_regions(subscription_id, REGION_PAIRS)
+        ).in_lane("arm-read").start()
 
     def refresh(self) -> None:
         flow, d = self.flow, self.flow.draft
@@ -787,19 +864,60 @@ class ServerPage(_FlowPage):
         self.new_box.setEnabled(new)
         self.existing.setEnabled(not new)
         _set_text(self.name, d.server_name)
+        self.subscription.clear()
+        self.subscription.addItem("— choose —" if flow.subscriptions else "Loading…", "")
+        subs = list(flow.subscriptions)
+        if d.server_subscription and not any(
+            s.subscription_id.lower() == d.server_subscription.lower() for s in subs
+        ):
+            subs.append(Subscription(d.server_subscription, d.server_subscription, ""))
+        for sub in subs:
+            self.subscription.addItem(sub.display_name or sub.subscription_id, sub.subscription_id)
+            self.subscription.setItemData(
+                self.subscription.count() - 1, sub.subscription_id, Qt.ItemDataRole.ToolTipRole
+            )
+            if sub.subscription_id.lower() == d.server_subscription.lower():
+                self.subscription.setCurrentIndex(self.subscription.count() - 1)
         _set_text(self.resource_group, d.server_resource_group)
+        self.region.clear()
+        self.region.addItem("— choose —", "")
+        for name in flow.region_choices():
+            self.region.addItem(name, name)
+            if name == d.location:
+                self.region.setCurrentIndex(self.region.count() - 1)
         self.version.clear()
-        self.version.addItems(flow.allowed_versions())
-        self.version.setCurrentText(d.version)
+        self.version.addItem("— choose —", "")
+        for version in flow.allowed_versions():
+            self.version.addItem(version, version)
+            if version == d.version:
+                self.version.setCurrentIndex(self.version.count() - 1)
         _set_text(self.sku, d.sku_name)
         self.storage_gb.setValue(d.storage_gb)
         _set_text(self.admin, d.admin_login)
         self.existing.clear()
         self.existing.addItem("— choose —", None)
-        for server in flow.servers:
-            self.existing.addItem(f"{server.name} (PostgreSQL {server.version})", str(server.id))
+        items = self.existing.model()
+        assert isinstance(items, QStandardItemModel)
+        refused: list[str] = []
+        for server, refusal in flow.existing_choices():
+            state = _STATE_WORDS.get(server.state.lower(), server.state.lower() or "unknown")
+            self.existing.addItem(
+                f"{server.name} — {normalize_region(server.location)}, {state}, "
+                f"PostgreSQL {server.version}",
+                str(server.id),
+            )
+            row = self.existing.count() - 1
+            if refusal:
+                entry = items.item(row)
+                entry.setEnabled(False)  # shown, with the reason, but never chosen
+                entry.setToolTip(refusal)
+                refused.append(f"Not offered: {refusal}")
             if d.existing_server_id is not None and server.id.same_as(d.existing_server_id):
-                self.existing.setCurrentIndex(self.existing.count() - 1)
+                self.existing.setCurrentIndex(row)
+        self.existing_note.setText("\n".join(refused))
+        self.existing_note.setVisible(bool(refused) and not new)
+        self.allow_source.setChecked(d.allow_source_target)
+        self.allow_source.setEnabled(not new)
         self.databases.clear()
         for name in flow.known_databases:
             item = QListWidgetItem(name)
@@ -818,6 +936,17 @@ class ServerPage(_FlowPage):
 
     def _on_mode_toggled(self, new: bool) -> None:
         self._set(target_mode="new" if new else "existing")
+
+    def _on_subscription_changed(self, index: int) -> None:
+        if self._refreshing:
+            return
+        sub = self.subscription.itemData(index) or ""
+        self.flow.update(server_subscription=sub)
+        self._load_regions(sub)
+
+    def _on_allow_source_toggled(self, on: bool) -> None:
+        if not self._refreshing:
+            self.flow.set_allow_source_target(on)
 
     def _on_existing_changed(self, index: int) -> None:
         value = self.existing.itemData(index)

@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QWidget, QWizard
 
 from pgflex_gui.domain.errors import AppError, Fault
-from pgflex_gui.domain.models import BackupInstance, FlexServer, Vault
+from pgflex_gui.domain.models import BackupInstance, FlexServer, RecoveryPoint, Vault
 from pgflex_gui.jobs.restore_plan_file import RestorePlanFile
 from pgflex_gui.ui.tasks import TaskManager
 from pgflex_gui.ui.wizards.restore.flow import InvalidPlan, RestoreFlow, RestoreSource, Step
@@ -54,7 +54,9 @@ class RestoreWizard(QWizard):
         # Non-modal and parented to the window: delete it on close, or every wizard opened
         # stays alive until the window goes.
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.setWindowTitle(f"Restore {flow.source.label}")
+        self.setWindowTitle(
+            f"Restore {flow.source.label}" if flow.source.selected else "Restore from files"
+        )
         self.resize(960, 680)  # room for the recovery-point list and the inline issues
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
         self.flow = flow
@@ -142,14 +144,23 @@ class RestoreWizard(QWizard):
 
 
 def source_from_node(node: Any) -> RestoreSource:
-    """Best-effort RestoreSource from a tree node (server or backup instance), without I/O.
+    """Best-effort RestoreSource from a tree node (server, backup instance or recovery point),
+    without I/O.
 
-    Walks up to the vault node for a backup instance; for a server, looks through the tree's
-    vault nodes for the instance named in its protection status.
+    Walks up to the vault node for a backup instance (and to the instance for a recovery
+    point, which becomes the wizard's preselected point); for a server, looks through the
+    tree's vault nodes for the instance named in its protection status.
     """
     if isinstance(node, RestoreSource):
         return node
     ref = getattr(node, "ref", None)
+    if isinstance(ref, RecoveryPoint):
+        instance = _ancestor_ref(node, BackupInstance)
+        if not isinstance(instance, BackupInstance):
+            return RestoreSource()
+        vault = _ancestor_ref(node, Vault)
+        server = _find_ref(_root(node), FlexServer, str(instance.datasource_id))
+        return RestoreSource(vault, instance, server, recovery_point=ref)
     if isinstance(ref, BackupInstance):
         vault = _ancestor_ref(node, Vault)
         server = _find_ref(_root(node), FlexServer, str(ref.datasource_id))

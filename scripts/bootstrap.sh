@@ -60,7 +60,9 @@ venv_install() {  # venv_install runtime|dev : the locked set (requirements/<set
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes \
     -r "$ROOT/requirements/uv.txt"
   log "installing the locked set requirements/$set.txt into .venv"
-  "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" --require-hashes -r "$lock"
+  # --compile-bytecode: every start would otherwise compile what it imports (0.15 s here)
+  "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" --require-hashes --compile-bytecode \
+    -r "$lock"
   "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" --no-deps -e "$ROOT"
   mkdir -p "$STAMP_DIR" && touch "$stamp"
 }

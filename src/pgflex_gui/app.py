@@ -226,6 +226,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     watcher.terminated.connect(lambda _signum: window.close())
     window.show()
     window.start()
+    QTimer.singleShot(0, comp.run_after_show)
     probe = os.environ.get("PGFLEX_STARTUP_PROBE", "")
     if probe:
         _startup_probe(window, Path(probe))

@@ -314,12 +314,15 @@ def start_sandbox(comp: Composition, seed: str, session: Any, keystores: Any) ->
             future.set_exception(exc)
 
     starter = threading.Thread(target=work, name="sandbox-start", daemon=True)
-    starter.start()
+    # Started once the window is on screen: its imports (the Azure SDKs, the sandbox) would
+    # otherwise compete for the GIL with building the window (benchmarks/startup.py).
+    comp.after_show.append(starter.start)
 
     def stop() -> None:
         # A sandbox still starting (the app closed or was signalled early) is waited for and
         # stopped too: nothing it has started (Azurite, clusters) may outlive the app.
-        starter.join(timeout=300)
+        if starter.ident is not None:
+            starter.join(timeout=300)
         if comp.sandbox is not None:
             comp.sandbox.stop()
 

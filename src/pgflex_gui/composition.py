@@ -35,6 +35,16 @@ class Composition:
     audit: Any = None  # logs.AuditLog
     about: dict[str, str] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    after_show: list[Callable[[], None]] = field(default_factory=list)  # once the window is up
+
+    def run_after_show(self) -> None:
+        """Start what waits for the window to be on screen (called once, on the GUI thread)."""
+        steps, self.after_show = self.after_show, []
+        for step in steps:
+            try:
+                step()
+            except Exception:
+                log.exception("A start-up step failed")
 
     def close(self) -> None:
         """Stop work before what it uses: tasks, then jobs, then clients, sandbox and logs."""

@@ -108,3 +108,13 @@ def test_a_recovery_point_node_preselects_its_point() -> None:
     assert flow.draft.recovery_point is not None
     assert flow.draft.recovery_point.recovery_point_id == "rp-old"
     assert not any(i.field == "source.point" for i in flow.issues(Step.SOURCE))
+
+
+def test_each_restore_names_its_files_and_reads_only_those() -> None:
+    flow = ready_flow(now=lambda: NOW)
+    assert flow.draft.file_prefix == "pg-orders-20250602-120000"
+    plan = flow.plan()
+    assert plan.container.file_prefix == "pg-orders-20250602-120000"
+    assert plan.container.prefix == "pg-orders-20250602-120000_"  # not an earlier restore's
+    later = ready_flow(now=lambda: NOW + timedelta(seconds=1))
+    assert later.draft.file_prefix != flow.draft.file_prefix

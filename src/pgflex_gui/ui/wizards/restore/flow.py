@@ -71,6 +71,7 @@ __all__ = [
     "RestoreSource",
     "Step",
     "describe_time",
+    "restore_file_prefix",
 ]
 
 _EXCLUDING_FIELDS = frozenset({"target.region", "target.tenant", "target.subscription"})
@@ -295,6 +296,11 @@ class RestoreFlow:
             }
         if source.recovery_point is not None:
             defaults["recovery_point"] = source.recovery_point
+        # Azure refuses to write over blobs of an earlier restore (FailIfExists), and the
+        # engine reads every blob the listing finds: each restore gets names of its own.
+        defaults["file_prefix"] = restore_file_prefix(
+            source.server.name if source.server else "", self._now()
+        )
         if not source.selected:
             # Nothing selected: the natural incident route, "I already have the files".
             defaults["incident"] = IncidentSource.CONTAINER
@@ -959,7 +965,7 @@ class RestoreFlow:
             container = ContainerSpec(
                 url=blob_container.url,
                 arm_id=blob_container.arm_id,
-                prefix=d.prefix,
+                prefix=d.prefix or f"{d.file_prefix}_",  # only this restore's files
                 file_prefix=d.file_prefix,
                 sas_entry=self.sas_entry(),
                 read_access=d.read_access.value,
@@ -1023,6 +1029,7 @@ class RestoreFlow:
             if d.secondary:
                 rows.append(("Region", f"secondary ({self.restore_region()})"))
             rows.append(("Container", self.container_url() or "-"))
+            rows.append(("File names", f"{d.file_prefix}_database_<name>.sql, …"))
             rows.append(("Read files with", d.read_access.words))
             fixes = self.commit_fixes()
             if fixes:
@@ -1045,6 +1052,12 @@ class RestoreFlow:
         if d.download_dir:
             rows.append(("Download folder", d.download_dir))
         return rows
+
+
+def restore_file_prefix(source_name: str, when: datetime) -> str:
+    """``pg-orders-20250601-143000``: the names Azure gives this restore's files."""
+    slug = "".join(c if c in _NAME_CHARS else "-" for c in source_name.lower()).strip("-")
+    return f"{slug or 'restore'}-{when.astimezone(UTC):%Y%m%d-%H%M%S}"
 
 
 def describe_time(when: datetime, *, local_zone: tzinfo | None = None) -> str:

@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -97,7 +98,11 @@ class RestoreServices:
 
 
 def _free_bytes(path: str) -> int:
-    return shutil.disk_usage(path).free
+    """Free bytes where ``path`` will be: its nearest existing folder (the download makes it)."""
+    folder = Path(path).expanduser().absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
 
 
 class IssueList(QLabel):

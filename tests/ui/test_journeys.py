@@ -1,0 +1,566 @@
+"""The restore journeys a DBA takes, clicked through the real GUI against the full sandbox.
+
+Each test builds the app as ``app.py`` does (real SDK clients, AzureInventory, services,
+runner, MainWindow), finds its way in the resource tree, opens the restore wizard from the
+Tools menu, clicks through every page and commits; the real engine then runs the Azure Backup
+restore-as-files, the verified download, the new server and pg_restore. Each test ends with
+what the user sees: the job row, the details dialog, and the data in the new server.
+
+Journeys: from a server node, from a recovery point node, from Tools > Restore… with nothing
+selected (files in a container, files in a folder), a failed restore (an expired pasted SAS)
+and a cancelled one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QModelIndex, QPoint, Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QComboBox, QLineEdit, QWidget, QWizard
+
+from pgflex_gui.azure.clients import ClientFactory
+from pgflex_gui.azure.inventory import AzureInventory
+from pgflex_gui.azure.storage import StorageService
+from pgflex_gui.backends import build_services
+from pgflex_gui.composition import Composition
+from pgflex_gui.domain.cloud import resolve_cloud
+from pgflex_gui.domain.restore_plan import build_restore_request
+from pgflex_gui.jobs.journal import JournalStore
+from pgflex_gui.jobs.restore_adapters import SdkRestoreArm
+from pgflex_gui.jobs.restore_plan_file import (
+    ContainerSpec,
+    RestorePlanFile,
+    SourceSpec,
+    TargetSpec,
+)
+from pgflex_gui.jobs.runner import JobRunner
+from pgflex_gui.sandbox.arm.seed import IDS
+from pgflex_gui.sandbox.pgdata import SEED_DATABASES
+from pgflex_gui.ui.main_window import MainWindow
+from pgflex_gui.ui.panels.jobs import JobsModel, RunnerBridge
+from pgflex_gui.ui.tasks import TaskManager
+from pgflex_gui.ui.tree.nodes import Loaded, NodeKind, ProtectionStatus, ResourceNode
+from pgflex_gui.ui.wizards.restore.flow import Step
+from pgflex_gui.ui.wizards.restore.wizard import RestoreWizard
+from pgflex_gui.ui.workflows import WorkflowActions
+from tests.e2e.test_restore_e2e import BI_ID, _target_counts
+from tests.sandbox_fixtures import sandbox_credential
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.timeout(900)]
+
+EXPIRED_SAS = "sv=2020-10-02&sr=c&sp=rl&se=2020-01-01T00:00:00Z&sig=AAAA"
+FILES_CONTAINER = "journey-files"
+FILES_PREFIX = "journey"
+LOAD_MS = 90_000
+RESTORE_MS = 600_000
+
+
+class MemoryKeystore:
+    """The keystore the jobs read (in memory; the OS keyring is tested elsewhere)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self.data.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self.data[key] = value
+
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
+
+class Keystores:
+    def __init__(self, store: MemoryKeystore) -> None:
+        self.store = store
+
+    def get(self) -> MemoryKeystore:
+        return self.store
+
+
+@dataclass
+class App:
+    """The app as the user has it: window, runner and what the jobs write."""
+
+    window: MainWindow
+    runner: JobRunner
+    bridge: RunnerBridge
+    journals: Path
+    qtbot: Any
+
+    # -- the tree --------------------------------------------------------------------------
+    def reveal(self, *path: tuple[NodeKind, str]) -> ResourceNode:
+        """Expand the tree along ``path`` (kind, label) like a user does; return the last node."""
+        model, tree, proxy = self.window.model, self.window.tree, self.window.proxy
+        node = model.root
+        for kind, label in path:
+            if node is not model.root:
+                tree.expand(proxy.mapFromSource(model.index_of(node)))
+            parent = node
+
+            def child(parent: ResourceNode = parent, kind: NodeKind = kind,
+                      label: str = label) -> ResourceNode | None:  # fmt: skip
+                return next(
+                    (c for c in parent.children if c.kind is kind and c.label == label), None
+                )
+
+            self.qtbot.waitUntil(lambda child=child: child() is not None, timeout=LOAD_MS)
+            found = child()
+            assert found is not None
+            node = found
+        return node
+
+    def click_node(self, node: ResourceNode) -> None:
+        tree, index = (
+            self.window.tree,
+            self.window.proxy.mapFromSource(self.window.model.index_of(node)),
+        )
+        tree.scrollTo(index)
+        rect = tree.visualRect(index)
+        self.qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        assert tree.current_node() is node
+
+    def clear_selection(self) -> None:
+        self.window.tree.setCurrentIndex(QModelIndex())
+        assert self.window.tree.current_node() is None
+
+    # -- menus and the wizard --------------------------------------------------------------
+    def tools_restore(self) -> RestoreWizard:
+        """Tools > Restore…; returns the wizard that opened."""
+        before = set(map(id, self.window.findChildren(RestoreWizard)))
+        menu = next(a.menu() for a in self.window.menuBar().actions() if a.text() == "&Tools")
+        action = next(a for a in menu.actions() if a.text() == "Restore…")
+        assert isinstance(action, QAction)
+        action.trigger()
+        wizards = [w for w in self.window.findChildren(RestoreWizard) if id(w) not in before]
+        assert len(wizards) == 1
+        wizard = wizards[0]
+        self.qtbot.waitUntil(wizard.isVisible)
+        return wizard
+
+    def next(self, wizard: QWizard, expected: Step) -> None:
+        page = wizard.currentPage()
+        self.qtbot.waitUntil(page.isComplete, timeout=LOAD_MS)
+        self.qtbot.mouseClick(
+            wizard.button(QWizard.WizardButton.NextButton), Qt.MouseButton.LeftButton
+        )
+        assert wizard.currentId() == int(expected)
+
+    def commit(self, wizard: RestoreWizard) -> str:
+        """Press Restore on the summary; returns the job id."""
+        self.qtbot.waitUntil(wizard.currentPage().isComplete, timeout=LOAD_MS)
+        with self.qtbot.waitSignal(wizard.committed, timeout=LOAD_MS) as committed:
+            self.qtbot.mouseClick(
+                wizard.button(QWizard.WizardButton.FinishButton), Qt.MouseButton.LeftButton
+            )
+        job_id = str(committed.args[0])
+        self.qtbot.waitUntil(lambda: not _alive(wizard), timeout=10_000)
+        return job_id
+
+    def wait_finished(
+        self, job_id: str, start: Callable[[], object] | None = None
+    ) -> tuple[Any, ...]:
+        """Wait for ``job_id`` to end; returns the bridge's (job id, result, error, cancelled)."""
+        with self.qtbot.waitSignal(
+            self.bridge.finished, timeout=RESTORE_MS, check_params_cb=lambda *a: a[0] == job_id
+        ) as done:
+            if start is not None:
+                start()
+        return tuple(done.args)
+
+    # -- what the user sees ---------------------------------------------------------------
+    def row(self, job_id: str) -> Any:
+        model: JobsModel = self.window.jobs.model
+        self.qtbot.waitUntil(lambda: model.row_of(job_id) >= 0, timeout=10_000)
+        return model.rows()[model.row_of(job_id)]
+
+    def click_row_button(self, job_id: str) -> None:
+        """The row's last cell: Cancel while it runs, Details… once it ended."""
+        model: JobsModel = self.window.jobs.model
+        view = self.window.jobs._local
+        rect = view.visualRect(model.index(model.row_of(job_id), JobsModel.CANCEL_COLUMN))
+        self.qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+    def report(self, job_id: str) -> dict[str, Any]:
+        path = self.journals / f"{job_id}-report" / "report.json"
+        self.qtbot.waitUntil(path.exists, timeout=10_000)
+        return dict(json.loads(path.read_text()))
+
+
+def _alive(widget: QWidget) -> bool:
+    import shiboken6
+
+    return shiboken6.isValid(widget) and widget.isVisible()
+
+
+def _type(qtbot: Any, edit: QLineEdit, text: str) -> None:
+    """Select what is there and type over it, key by key."""
+    edit.setFocus()
+    edit.selectAll()
+    qtbot.keyClick(edit, Qt.Key.Key_Backspace)
+    qtbot.keyClicks(edit, text)
+    assert edit.text() == text
+
+
+def _choose(qtbot: Any, combo: QComboBox, starts: str) -> None:
+    """Pick the entry whose text starts with ``starts`` once it is listed (as a user waits)."""
+
+    def index() -> int:
+        return next((i for i in range(combo.count()) if combo.itemText(i).startswith(starts)), -1)
+
+    qtbot.waitUntil(lambda: index() >= 0, timeout=LOAD_MS)
+    combo.setCurrentIndex(index())
+    assert combo.currentText().startswith(starts)
+
+
+@pytest.fixture
+def app(qtbot: Any, qsettings: Any, tasks: TaskManager, sandbox: Any, tmp_path: Path) -> Iterator[App]:  # fmt: skip
+    """The app against the full sandbox, built as app.py builds it (one window per test)."""
+    info = sandbox.info
+    cloud = resolve_cloud("Custom", arm_endpoint=info.arm_endpoint, authority_host=info.authority,
+                          ca_bundle=info.ca_bundle, env={})  # fmt: skip
+    creds: dict[str, Any] = {}
+
+    def for_tenant(tenant_id: str) -> Any:
+        if tenant_id.lower() not in creds:
+            creds[tenant_id.lower()] = sandbox_credential(sandbox, tenant_id)
+        return creds[tenant_id.lower()]
+
+    credential = for_tenant(IDS.TENANT)
+    factory = ClientFactory(cloud, credential)
+    inventory = AzureInventory(factory, credential_for_tenant=for_tenant)
+    journals = tmp_path / "journals"
+    runner = JobRunner(journals=JournalStore(journals))
+    comp = Composition(runner=runner, keystore=Keystores(MemoryKeystore()))
+    services = build_services(comp, factory, inventory, credential)
+    bridge = RunnerBridge()
+    unsubscribe = bridge.attach(runner)
+    window: Any = None
+    workflows = WorkflowActions(services=lambda: services, runner=runner, tasks=tasks,
+                                parent=lambda: window)  # fmt: skip
+
+    def cancel_job(job_id: str) -> None:
+        handle = runner.get(job_id)
+        if handle is not None:
+            handle.cancel()
+
+    window = MainWindow(inventory=inventory, tasks=tasks, settings=qsettings,
+                        handlers=workflows.handlers(), runner_bridge=bridge,
+                        job_titles=lambda job_id: runner.get(job_id).job.title,
+                        cancel_job=cancel_job)  # fmt: skip
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    try:
+        yield App(window, runner, bridge, journals, qtbot)
+    finally:
+        unsubscribe()
+        workflows.close()
+        window.close()
+        runner.shutdown()
+        factory.close()
+
+
+def _source_counts(sandbox: Any) -> dict[str, dict[str, int]]:
+    key = sandbox.world.server_key(IDS.server_id(IDS.SOURCE))
+    return {db: dict(sandbox.dataplane.table_counts(key, db)) for db in SEED_DATABASES}
+
+
+def _assert_succeeded(app: App, sandbox: Any, job_id: str, server: str, done: tuple[Any, ...]) -> None:  # fmt: skip
+    """What the user sees after a good restore, and what is in the new server."""
+    assert done[2] is None, done[2].report()
+    assert done[3] is False
+    row = app.row(job_id)
+    assert row.state == "Finished"
+    assert row.message == f"Succeeded: {len(SEED_DATABASES)} databases restored and verified"
+    assert row.title == f"Restore into {server}"
+    assert app.report(job_id)["outcome"]["kind"] == "succeeded"
+    for db, counts in _source_counts(sandbox).items():
+        assert _target_counts(sandbox, server, db) == counts, db
+
+
+def _pick_container(app: App, wizard: RestoreWizard) -> None:
+    """The container page: the account in the vault's region, the seeded container."""
+    page = wizard.container_page
+    assert page.read_buttons[page.flow.draft.read_access].isChecked()  # the default: Entra
+    _choose(app.qtbot, page.accounts, IDS.STORAGE)
+    _choose(app.qtbot, page.containers, IDS.CONTAINER)
+
+
+def _fill_new_server(app: App, wizard: RestoreWizard, name: str, download: Path | None) -> None:
+    page = wizard.server_page
+    assert page.new_radio.isChecked()
+    _type(app.qtbot, page.name, name)
+    if download is not None:
+        _type(app.qtbot, page.download, str(download))
+
+
+# -- the journeys -------------------------------------------------------------------------------
+
+
+def test_journey_restore_from_a_server_node(app: App, sandbox: Any, tmp_path: Path) -> None:
+    server = "pg-journey-server-node"
+    node = app.reveal((NodeKind.TENANT, "Contoso"), (NodeKind.SUBSCRIPTION, "Contoso Production"),
+                      (NodeKind.SERVERS_GROUP, "Flexible servers"), (NodeKind.SERVER, IDS.SOURCE))  # fmt: skip
+    app.qtbot.waitUntil(
+        lambda: (
+            node.protection is not None and node.protection.status is ProtectionStatus.PROTECTED
+        ),
+        timeout=LOAD_MS,
+    )
+    app.click_node(node)
+    wizard = app.tools_restore()
+    assert wizard.windowTitle() == f"Restore {IDS.SOURCE}"
+    source = wizard.source_page
+    app.qtbot.waitUntil(lambda: source.points.count() > 0, timeout=LOAD_MS)
+    newest = source.points.item(0)
+    rect = source.points.visualItemRect(newest)
+    app.qtbot.mouseClick(source.points.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert wizard.flow.draft.recovery_point is not None
+    app.next(wizard, Step.CONTAINER)
+    _pick_container(app, wizard)
+    app.next(wizard, Step.SERVER)
+    page = wizard.server_page
+    assert page.version.currentText() == "15"  # the source's major, not the list's first
+    app.qtbot.waitUntil(lambda: page.subscription.currentText() == "Contoso Production")
+    assert page.region.currentText() == "westeurope"
+    _fill_new_server(app, wizard, server, tmp_path / "download")
+    app.next(wizard, Step.SUMMARY)
+    assert f"new: {server} (PostgreSQL 15" in wizard.summary_page.rows.text()
+    job_id = app.commit(wizard)
+    done = app.wait_finished(job_id)
+    _assert_succeeded(app, sandbox, job_id, server, done)
+
+
+def test_journey_restore_from_a_recovery_point_node(app: App, sandbox: Any, tmp_path: Path) -> None:  # fmt: skip
+    server = "pg-journey-point-node"
+    instance = app.reveal((NodeKind.TENANT, "Contoso"), (NodeKind.SUBSCRIPTION, "Contoso Production"),
+                          (NodeKind.VAULTS_GROUP, "Backup vaults"), (NodeKind.VAULT, IDS.VAULT_GRS),
+                          (NodeKind.INSTANCES_GROUP, "Backup instances"),
+                          (NodeKind.BACKUP_INSTANCE, IDS.SOURCE))  # fmt: skip
+    app.window.tree.expand(app.window.proxy.mapFromSource(app.window.model.index_of(instance)))
+    app.qtbot.waitUntil(lambda: isinstance(instance.load_state, Loaded), timeout=LOAD_MS)
+    points = [c for c in instance.children if c.kind is NodeKind.RECOVERY_POINT]
+    assert points
+    point = points[0]  # the newest: the one with real data
+    app.click_node(point)
+    wizard = app.tools_restore()
+    source = wizard.source_page
+    assert "no backup selected" not in wizard.windowTitle()
+    app.qtbot.waitUntil(lambda: source.points.currentItem() is not None, timeout=LOAD_MS)
+    chosen = wizard.flow.draft.recovery_point
+    assert chosen is not None
+    assert chosen.recovery_point_id == point.ref.recovery_point_id
+    assert source.points.currentItem().data(Qt.ItemDataRole.UserRole) == chosen.recovery_point_id
+    app.next(wizard, Step.CONTAINER)
+    _pick_container(app, wizard)
+    app.next(wizard, Step.SERVER)
+    _fill_new_server(app, wizard, server, tmp_path / "download")
+    app.next(wizard, Step.SUMMARY)
+    job_id = app.commit(wizard)
+    done = app.wait_finished(job_id)
+    _assert_succeeded(app, sandbox, job_id, server, done)
+
+
+@pytest.fixture(scope="module")
+def restored_files(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """Files Azure Backup restored earlier (an incident: the DBA has them already).
+
+    A real restore-as-files into a container of their own, then downloaded to a folder.
+    Returns the container URL and the folder.
+    """
+    info = sandbox.info
+    cloud = resolve_cloud("Custom", arm_endpoint=info.arm_endpoint, authority_host=info.authority,
+                          ca_bundle=info.ca_bundle, env={})  # fmt: skip
+    factory = ClientFactory(cloud, sandbox_credential(sandbox))
+    try:
+        storage = StorageService(factory)
+        account = next(a for a in storage.list_storage_accounts([IDS.SUB]) if a.name == IDS.STORAGE)
+        container = storage.create_container(account, FILES_CONTAINER)
+        rp = _recovery_points(sandbox, factory)
+        plan = RestorePlanFile(
+            container=ContainerSpec(url=container.url, arm_id=container.arm_id,
+                                    file_prefix=FILES_PREFIX),
+            target=TargetSpec(mode="new", server_id=IDS.server_id("unused"), location="westeurope"),
+            source=SourceSpec(BI_ID, rp, "westeurope"),
+        )  # fmt: skip
+        arm = SdkRestoreArm(factory)
+        request = build_restore_request(rp, container.url, container.arm_id, "westeurope",
+                                        FILES_PREFIX)  # fmt: skip
+        job_id = arm.trigger_restore(
+            plan, request, resume=None, on_token=lambda _t: None, check=lambda: None
+        )
+        deadline = time.monotonic() + 300
+        while not (job := arm.get_job(plan, job_id)).finished:
+            assert time.monotonic() < deadline, "the Azure restore job did not finish"
+            time.sleep(0.5)
+        assert job.succeeded, job.error
+    finally:
+        factory.close()
+    folder = tmp_path_factory.mktemp("incident-files")
+    client = sandbox.dataplane.blob_service(IDS.STORAGE).get_container_client(FILES_CONTAINER)
+    names = [b.name for b in client.list_blobs()]
+    assert any(n.startswith(f"{FILES_PREFIX}_database_") for n in names), names
+    for name in names:
+        (folder / name).write_bytes(client.download_blob(name).readall())
+    return container.url, folder
+
+
+def _recovery_points(sandbox: Any, factory: ClientFactory) -> str:
+    from pgflex_gui.azure.inventory import AzureInventory
+    from pgflex_gui.domain.ids import ResourceId
+
+    points = AzureInventory(factory).list_recovery_points(ResourceId.parse(BI_ID))
+    newest = max(points, key=lambda p: p.time)
+    assert newest.time <= datetime.now(UTC)
+    return newest.recovery_point_id
+
+
+def _nothing_selected_new_server(app: App, wizard: RestoreWizard, server: str, download: Path | None) -> None:  # fmt: skip
+    """The server page when nothing is known: subscription, resource group, region, version."""
+    page = wizard.server_page
+    _choose(app.qtbot, page.subscription, "Contoso Production")
+    _type(app.qtbot, page.resource_group, IDS.RG_PG)
+    _choose(app.qtbot, page.region, "westeurope")
+    assert page.version.currentText() == "— choose —"  # never a version it did not ask for
+    _choose(app.qtbot, page.version, "15")
+    _fill_new_server(app, wizard, server, download)
+    blocking = [i for i in wizard.flow.issues(Step.SERVER) if i.blocks]
+    assert blocking == [], blocking
+    assert "needs a resource group" not in page.issue_list.text()
+
+    # The existing-server list is not empty: every tenant's servers, with region and state.
+    def texts() -> list[str]:
+        return [page.existing.itemText(i) for i in range(page.existing.count())]
+
+    app.qtbot.waitUntil(
+        lambda: any(t.startswith("pg-fabrikam-neu") for t in texts()), timeout=LOAD_MS
+    )
+    assert any(t.startswith(f"{IDS.SOURCE} — westeurope, running") for t in texts()), texts()
+    assert any(t.startswith("pg-stopped-weu — westeurope, stopped") for t in texts()), texts()
+
+
+def test_journey_nothing_selected_from_a_container_url(app: App, sandbox: Any, tmp_path: Path, restored_files: tuple[str, Path]) -> None:  # fmt: skip
+    url, _folder = restored_files
+    server = "pg-journey-from-url"
+    app.reveal((NodeKind.TENANT, "Contoso"))
+    app.clear_selection()
+    wizard = app.tools_restore()
+    assert wizard.windowTitle() == "Restore from files"
+    source = wizard.source_page
+    assert source.incident.isChecked()  # the natural route with nothing selected
+    assert source.incident_url_radio.isChecked()
+    _type(app.qtbot, source.incident_url, url)
+    app.next(wizard, Step.SERVER)  # no container page: the files are there already
+    _nothing_selected_new_server(app, wizard, server, tmp_path / "download")
+    app.next(wizard, Step.SUMMARY)
+    assert f"Files: already there: {url}" in wizard.summary_page.rows.text()
+    job_id = app.commit(wizard)
+    done = app.wait_finished(job_id)
+    _assert_succeeded(app, sandbox, job_id, server, done)
+
+
+def test_journey_nothing_selected_from_a_folder(app: App, sandbox: Any, restored_files: tuple[str, Path]) -> None:  # fmt: skip
+    _url, folder = restored_files
+    server = "pg-journey-from-folder"
+    app.reveal((NodeKind.TENANT, "Contoso"))
+    app.clear_selection()
+    wizard = app.tools_restore()
+    source = wizard.source_page
+    assert source.incident.isChecked()
+    app.qtbot.mouseClick(source.incident_folder_radio, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
+    assert source.incident_folder_radio.isChecked()
+    _type(app.qtbot, source.incident_folder, str(folder))
+    app.next(wizard, Step.SERVER)
+    _nothing_selected_new_server(app, wizard, server, None)  # no download: the files are here
+    app.next(wizard, Step.SUMMARY)
+    job_id = app.commit(wizard)
+    done = app.wait_finished(job_id)
+    _assert_succeeded(app, sandbox, job_id, server, done)
+
+
+def _to_server_page_from_source_node(app: App) -> RestoreWizard:
+    node = app.reveal((NodeKind.TENANT, "Contoso"), (NodeKind.SUBSCRIPTION, "Contoso Production"),
+                      (NodeKind.SERVERS_GROUP, "Flexible servers"), (NodeKind.SERVER, IDS.SOURCE))  # fmt: skip
+    app.qtbot.waitUntil(
+        lambda: (
+            node.protection is not None and node.protection.status is ProtectionStatus.PROTECTED
+        ),
+        timeout=LOAD_MS,
+    )
+    app.click_node(node)
+    wizard = app.tools_restore()
+    source = wizard.source_page
+    app.qtbot.waitUntil(lambda: source.points.count() > 0, timeout=LOAD_MS)
+    rect = source.points.visualItemRect(source.points.item(0))
+    app.qtbot.mouseClick(source.points.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    app.next(wizard, Step.CONTAINER)
+    _pick_container(app, wizard)
+    return wizard
+
+
+def test_journey_a_failed_restore(app: App, tmp_path: Path) -> None:
+    """A pasted SAS that expired: Azure restores the files, reading them fails; the user sees
+    it on the job row and in the details, with the fix and the retry that fits."""
+    wizard = _to_server_page_from_source_node(app)
+    page = wizard.container_page
+    sas_radio = page.read_buttons[next(a for a in page.read_buttons if a.value == "sas")]
+    app.qtbot.mouseClick(sas_radio, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
+    assert sas_radio.isChecked()
+    app.qtbot.waitUntil(page.sas.isVisible)
+    _type(app.qtbot, page.sas, EXPIRED_SAS)
+    app.next(wizard, Step.SERVER)
+    _fill_new_server(app, wizard, "pg-journey-failed", tmp_path / "download")
+    app.next(wizard, Step.SUMMARY)
+    job_id = app.commit(wizard)
+    with app.qtbot.waitSignal(app.window.jobs.job_failed, timeout=RESTORE_MS):
+        pass
+    row = app.row(job_id)
+    assert row.state == "Failed"
+    assert row.message.startswith("Failed at the download")
+    assert "Azure restore job" not in row.message
+    assert (
+        app.window.jobs.model.data(
+            app.window.jobs.model.index(
+                app.window.jobs.model.row_of(job_id), JobsModel.CANCEL_COLUMN
+            )
+        )
+        == "Details…"
+    )
+    assert app.report(job_id)["outcome"]["kind"] == "failed"
+    app.click_row_button(job_id)
+    dialog = app.window.jobs.details_dialog
+    assert dialog is not None
+    app.qtbot.waitUntil(dialog.isVisible)
+    assert dialog.headline.text() == "Failed at the download"
+    assert dialog.reason.text().startswith("<b>Why:</b>")
+    assert dialog.remedy.text().startswith("<b>What to do:</b>")
+    assert dialog.retry.isVisible()  # "Retry with another read method"
+    dialog.close()
+
+
+def test_journey_a_cancelled_restore(app: App, sandbox: Any, tmp_path: Path) -> None:
+    server = "pg-journey-cancelled"
+    wizard = _to_server_page_from_source_node(app)
+    app.next(wizard, Step.SERVER)
+    _fill_new_server(app, wizard, server, tmp_path / "download")
+    app.next(wizard, Step.SUMMARY)
+    job_id = app.commit(wizard)
+    app.qtbot.waitUntil(lambda: app.row(job_id).state == "Running", timeout=LOAD_MS)
+    model: JobsModel = app.window.jobs.model
+    assert model.data(model.index(model.row_of(job_id), JobsModel.CANCEL_COLUMN)) == "Cancel"
+    done = app.wait_finished(job_id, start=lambda: app.click_row_button(job_id))
+    assert done[3] is True
+    row = app.row(job_id)
+    assert row.state == "Cancelled"
+    assert row.message == "Cancelled"
+    assert app.report(job_id)["outcome"]["kind"] == "cancelled"

@@ -269,8 +269,12 @@ class ProgressDelegate(QStyledItemDelegate):
         bar.minimum = 0
         bar.maximum = 1000
         bar.progress = int((row.fraction or 0.0) * 1000)
-        bar.text = row.message or (
+        text = row.message or (
             f"{(row.fraction or 0) * 100:.0f} %" if row.fraction is not None else ""
+        )
+        # One line, cut with "…" (the whole text is in the tooltip and the details).
+        bar.text = option.fontMetrics.elidedText(
+            text, Qt.TextElideMode.ElideRight, max(bar.rect.width() - 12, 0)
         )
         bar.textVisible = True
         if row.failed:  # the reason is the text; the bar turns red

@@ -300,6 +300,10 @@ class SourcePage(_FlowPage):
         self.incident_box.setVisible(in_incident)
         for widget in (self.points, self.calendar, self.secondary):
             widget.setEnabled(not in_incident)
+        has_backup = flow.source.instance is not None  # nothing to list: leave the room
+        self.points.setVisible(has_backup)
+        self.calendar.setVisible(has_backup)
+        self.secondary.setVisible(has_backup and flow.cross_region_offered)
 
     def _on_secondary_toggled(self, on: bool) -> None:
         if self._refreshing:
@@ -744,8 +748,9 @@ class ServerPage(_FlowPage):
         download_row.addWidget(self.download, 1)
         download_row.addWidget(browse)
         form = QFormLayout()
+        self._form = form
         form.addRow("Databases", self.databases)
-        form.addRow("", self.databases_note)
+        form.addRow("Databases", self.databases_note)
         form.addRow(self.roles, self.roles_note)
         form.addRow("Parallel jobs", self.jobs)
         form.addRow(self.stop_first)
@@ -930,7 +935,11 @@ class ServerPage(_FlowPage):
             checked = not d.databases or name in d.databases
             item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
             self.databases.addItem(item)
-        self.databases.setVisible(bool(flow.known_databases))
+        listed = bool(flow.known_databases)
+        self._form.setRowVisible(self.databases, listed)
+        note_label = self._form.labelForField(self.databases_note)
+        if isinstance(note_label, QLabel):
+            note_label.setText("" if listed else "Databases")
         self.roles.setChecked(d.roles)
         self.roles_note.setVisible(d.roles)
         self.jobs.setValue(d.jobs)

@@ -351,7 +351,8 @@ def test_journey_restore_from_a_recovery_point_node(app: App, sandbox: Any, tmp_
     app.qtbot.waitUntil(lambda: isinstance(instance.load_state, Loaded), timeout=LOAD_MS)
     points = [c for c in instance.children if c.kind is NodeKind.RECOVERY_POINT]
     assert points
-    point = points[0]  # the newest: the one with real data
+    assert len(points) > 1
+    point = points[1]  # an older one (the same data): the wizard must not just take the first
     app.click_node(point)
     wizard = app.tools_restore()
     source = wizard.source_page
@@ -361,6 +362,8 @@ def test_journey_restore_from_a_recovery_point_node(app: App, sandbox: Any, tmp_
     assert chosen is not None
     assert chosen.recovery_point_id == point.ref.recovery_point_id
     assert source.points.currentItem().data(Qt.ItemDataRole.UserRole) == chosen.recovery_point_id
+    assert source.points.currentRow() == 1
+    assert source.isComplete()  # nothing to click on this page
     app.next(wizard, Step.CONTAINER)
     _pick_container(app, wizard)
     app.next(wizard, Step.SERVER)

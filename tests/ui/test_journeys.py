@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QModelIndex, QPoint, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QComboBox, QLineEdit, QWidget, QWizard
+from PySide6.QtWidgets import QComboBox, QLineEdit, QMenu, QWidget, QWizard
 
 from pgflex_gui.azure.clients import ClientFactory
 from pgflex_gui.azure.inventory import AzureInventory
@@ -32,6 +32,7 @@ from pgflex_gui.azure.storage import StorageService
 from pgflex_gui.backends import build_services
 from pgflex_gui.composition import Composition
 from pgflex_gui.domain.cloud import resolve_cloud
+from pgflex_gui.domain.models import RecoveryPoint
 from pgflex_gui.domain.restore_plan import build_restore_request
 from pgflex_gui.jobs.journal import JournalStore
 from pgflex_gui.jobs.restore_adapters import SdkRestoreArm
@@ -138,6 +139,7 @@ class App:
         """Tools > Restore…; returns the wizard that opened."""
         before = set(map(id, self.window.findChildren(RestoreWizard)))
         menu = next(a.menu() for a in self.window.menuBar().actions() if a.text() == "&Tools")
+        assert isinstance(menu, QMenu)
         action = next(a for a in menu.actions() if a.text() == "Restore…")
         assert isinstance(action, QAction)
         action.trigger()
@@ -248,6 +250,10 @@ def app(qtbot: Any, qsettings: Any, tasks: TaskManager, sandbox: Any, tmp_path: 
     workflows = WorkflowActions(services=lambda: services, runner=runner, tasks=tasks,
                                 parent=lambda: window)  # fmt: skip
 
+    def job_title(job_id: str) -> str:
+        handle = runner.get(job_id)
+        return str(handle.job.title) if handle is not None else job_id
+
     def cancel_job(job_id: str) -> None:
         handle = runner.get(job_id)
         if handle is not None:
@@ -255,7 +261,7 @@ def app(qtbot: Any, qsettings: Any, tasks: TaskManager, sandbox: Any, tmp_path: 
 
     window = MainWindow(inventory=inventory, tasks=tasks, settings=qsettings,
                         handlers=workflows.handlers(), runner_bridge=bridge,
-                        job_titles=lambda job_id: runner.get(job_id).job.title,
+                        job_titles=job_title,
                         cancel_job=cancel_job)  # fmt: skip
     qtbot.addWidget(window)
     window.show()
@@ -360,6 +366,7 @@ def test_journey_restore_from_a_recovery_point_node(app: App, sandbox: Any, tmp_
     app.qtbot.waitUntil(lambda: source.points.currentItem() is not None, timeout=LOAD_MS)
     chosen = wizard.flow.draft.recovery_point
     assert chosen is not None
+    assert isinstance(point.ref, RecoveryPoint)
     assert chosen.recovery_point_id == point.ref.recovery_point_id
     assert source.points.currentItem().data(Qt.ItemDataRole.UserRole) == chosen.recovery_point_id
     assert source.points.currentRow() == 1

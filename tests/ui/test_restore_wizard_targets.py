@@ -92,3 +92,25 @@ def test_new_server_page_has_subscription_and_region(qtbot: Any, wizard: Restore
     assert "resource group" not in page.issue_list.text()
     page.region.setCurrentIndex(0)  # "— choose —"
     assert "Choose the region for the new server." in page.issue_list.text()
+
+
+def test_a_recovery_point_node_gives_its_backup_and_point(inventory: FakeInventory) -> None:
+    from pgflex_gui.ui.tree.nodes import NodeKind, ResourceNode
+    from pgflex_gui.ui.wizards.restore.wizard import source_from_node
+
+    vault = inventory.vaults[SUB_A][0]
+    instance = inventory.instances[str(vault.id)][0]
+    point = inventory.points[str(instance.id)][1]
+    root = ResourceNode(NodeKind.ROOT)
+    vault_node = ResourceNode(NodeKind.VAULT, vault, vault.name, parent=root)
+    group = ResourceNode(NodeKind.INSTANCES_GROUP, vault, "Backup instances", parent=vault_node)
+    bi_node = ResourceNode(NodeKind.BACKUP_INSTANCE, instance, instance.friendly_name, parent=group)
+    point_node = ResourceNode(NodeKind.RECOVERY_POINT, point, "p", parent=bi_node)
+    root.children, vault_node.children, group.children = [vault_node], [group], [bi_node]
+    bi_node.children = [point_node]
+    source = source_from_node(point_node)
+    assert (source.vault, source.instance, source.recovery_point) == (vault, instance, point)
+    assert source.selected
+    orphan = ResourceNode(NodeKind.RECOVERY_POINT, point, "p")  # no instance above it
+    assert not source_from_node(orphan).selected
+    assert not source_from_node(None).selected  # Tools > Restore… with nothing selected

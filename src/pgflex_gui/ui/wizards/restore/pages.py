@@ -875,10 +875,15 @@ class ServerPage(_FlowPage):
         self.existing.setEnabled(not new)
         _set_text(self.name, d.server_name)
         self.subscription.clear()
-        self.subscription.addItem("— choose —" if flow.subscriptions else "Loading…", "")
+        if not flow.subscriptions:  # never a bare GUID on screen while the names load
+            self.subscription.addItem("Loading subscriptions…", d.server_subscription)
+        else:
+            self.subscription.addItem("— choose —", "")
         subs = list(flow.subscriptions)
-        if d.server_subscription and not any(
-            s.subscription_id.lower() == d.server_subscription.lower() for s in subs
+        if (
+            subs
+            and d.server_subscription
+            and not any(s.subscription_id.lower() == d.server_subscription.lower() for s in subs)
         ):
             subs.append(Subscription(d.server_subscription, d.server_subscription, ""))
         for sub in subs:

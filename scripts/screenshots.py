@@ -29,13 +29,17 @@ from pgflex_gui.jobs.protect import AdhocBackupJob, ServicePort
 from pgflex_gui.ui.tree.nodes import ProtectionStatus
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else "docs"
-SCRATCH = tempfile.mkdtemp(prefix="pgflex-shots-")  # download folders; removed at the end
+SCRATCH = (
+    ""  # download folders, made in the GUI process (not in a spawned child); removed at the end
+)
 EXPIRED_SAS = "sv=2020-10-02&sr=c&sp=rl&se=2020-01-01T00:00:00Z&sig=AAAA"
 log = logging.getLogger("extra")
 orig = A.screenshot_when_loaded
 
 
 def patched(window, tasks, path, **kw):
+    global SCRATCH
+    SCRATCH = tempfile.mkdtemp(prefix="pgflex-shots-")
     real_close = window.close
     actions = window._handlers["backup-now"].__self__
 

@@ -31,6 +31,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+pytest.register_assert_rewrite("tests.sandbox_fixtures")
+
+from tests.sandbox_fixtures import reachable_by_server_user  # noqa: E402
+
 pytest_plugins = ["tests.sandbox_fixtures"]
 
 faulthandler.enable(all_threads=True)
@@ -116,6 +120,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             f"{_TMP} (a test or the code under test does not clean up): {', '.join(left)}\n"
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def tmp_path(tmp_path: Path) -> Path:
+    """pytest's ``tmp_path``, reachable by the PostgreSQL server user."""
+    return reachable_by_server_user(tmp_path)
 
 
 # -- leaks ------------------------------------------------------------------------------------

@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,14 @@ from pgflex_gui.sandbox.arm.seed import IDS
 from pgflex_gui.sandbox.runtime import NullDataPlane, Sandbox
 
 ARM_SCOPE = "https://management.azure.com/.default"
+
+
+def reachable_by_server_user(path: Path) -> Path:
+    """As root, let the PostgreSQL server user walk into ``path`` (pytest makes it 0700), so
+    sandbox clusters keep their data inside it rather than beside the folder in /tmp."""
+    if os.geteuid() == 0:
+        path.chmod(0o711)
+    return path
 
 
 def sandbox_credential(box: Sandbox, tenant_id: str = IDS.TENANT) -> ClientSecretCredential:
@@ -74,7 +84,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     except ImportError as exc:
         pytest.fail(f"pgflex_gui.sandbox.dataplane is missing: {exc}", pytrace=False)
     box = Sandbox.start(
-        tmp_path_factory.mktemp("sandbox"),
+        reachable_by_server_user(tmp_path_factory.mktemp("sandbox")),
         seed="minimal",
         page_size=5,
         retry_after=0,

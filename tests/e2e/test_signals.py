@@ -148,11 +148,8 @@ def test_gui_stops_its_sandbox_on_signal(tmp_path: Path, signum: int, reaper: li
     assert _status(workdir, env)["running"] is False
 
 
-@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
-def test_sandbox_serve_stops_everything_on_signal(tmp_path: Path, signum: int, reaper: list) -> None:  # fmt: skip
-    workdir = tmp_path / "sandbox"
-    env = _env(tmp_path, workdir)
-    log = tmp_path / "serve.log"
+def _start_serve(workdir: Path, env: dict[str, str], log: Path, reaper: list) -> subprocess.Popen[bytes]:  # fmt: skip
+    """``pgflex sandbox serve`` on ``workdir``, waited for until everything runs."""
     with log.open("wb") as out:
         serve = subprocess.Popen(
             [sys.executable, "-m", "pgflex_gui.sandbox", "serve", "--dir", str(workdir),
@@ -161,6 +158,13 @@ def test_sandbox_serve_stops_everything_on_signal(tmp_path: Path, signum: int, r
         )  # fmt: skip
     reaper.append(serve)
     _wait(lambda: _started(workdir, serve.pid), 240, "pgflex sandbox serve", log)
+    return serve
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
+def test_sandbox_serve_stops_everything_on_signal(tmp_path: Path, signum: int, reaper: list) -> None:  # fmt: skip
+    workdir, env, log = tmp_path / "sandbox", _env(tmp_path, tmp_path / "sandbox"), tmp_path / "serve.log"  # fmt: skip
+    serve = _start_serve(workdir, env, log, reaper)
     assert _status(workdir, env)["served_by"] == "pgflex sandbox serve"
     azurite, postmasters = _azurite_pid(workdir), _postmasters(workdir)
     assert azurite is not None
@@ -186,17 +190,8 @@ def test_a_folder_in_use_is_refused_and_freed_by_stop(tmp_path: Path) -> None:
 
 
 def test_what_a_killed_owner_left_running_is_cleaned_up_at_the_next_start(tmp_path: Path, reaper: list, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    workdir = tmp_path / "sandbox"
-    env = _env(tmp_path, workdir)
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        serve = subprocess.Popen(
-            [sys.executable, "-m", "pgflex_gui.sandbox", "serve", "--dir", str(workdir),
-             "--seed", "minimal"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
-        )  # fmt: skip
-    reaper.append(serve)
-    _wait(lambda: _started(workdir, serve.pid), 240, "pgflex sandbox serve", log)
+    workdir, env, log = tmp_path / "sandbox", _env(tmp_path, tmp_path / "sandbox"), tmp_path / "serve.log"  # fmt: skip
+    serve = _start_serve(workdir, env, log, reaper)
     azurite, postmasters = _azurite_pid(workdir), _postmasters(workdir)
     assert azurite is not None
     serve.kill()  # SIGKILL: no handler runs; Azurite and the clusters are orphaned

@@ -36,10 +36,7 @@ def _pid(workdir: Path) -> int | None:
     """The pid of whatever process serves ``workdir`` (it holds the folder's lock)."""
     from pgflex_gui.sandbox.workdir_lock import holder_pid
 
-    pid = holder_pid(workdir)
-    if pid is not None:
-        return pid
-    return None
+    return holder_pid(workdir)
 
 
 def _status(workdir: Path, as_json: bool) -> int:

@@ -669,11 +669,19 @@ class LocalDataPlane:
                 bin_dir=bin_dir, pg_home=Path(meta["pg_home"]) if meta.get("pg_home") else None,
             )  # fmt: skip
             if cluster.is_running():  # left over by a process that died: stop it
+                # Its socket folder (line 5 of postmaster.pid) died with that process's state.
+                with contextlib.suppress(OSError, IndexError):
+                    sock = Path((cluster.data_dir / "postmaster.pid").read_text().split("\n")[4])
+                    if sock.name.startswith("pgfx-"):
+                        cluster.sock_dir = sock
                 with contextlib.suppress(DataPlaneError):
                     subprocess.run(
                         as_server_user([cluster.tool("pg_ctl"), "-D", str(cluster.data_dir),
                                         "-m", "immediate", "-w", "stop"]),
                         capture_output=True, timeout=60, check=False,
                     )  # fmt: skip
+                if cluster.sock_dir is not None:
+                    shutil.rmtree(cluster.sock_dir, ignore_errors=True)
+                    cluster.sock_dir = None
             self._clusters[str(meta["key"])] = cluster
             self._admins[str(meta["key"])] = str(meta.get("admin_login", ""))

@@ -10,6 +10,7 @@ SQL is sent to ``psql`` on stdin over the cluster's unix socket as the bootstrap
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -519,6 +520,8 @@ class PgCluster:
         shutil.rmtree(self.home, ignore_errors=True)
         if self.pg_home is not None:
             shutil.rmtree(self.pg_home, ignore_errors=True)
+            with contextlib.suppress(OSError):  # the shared base goes with its last cluster
+                self.pg_home.parent.rmdir()
 
     def conn_args(self) -> list[str]:
         """``-h -p -U`` for client tools connecting as azuresu over the socket."""

@@ -165,12 +165,15 @@ PLAN_FILE_KEY = "plan_file"  # a restore job's journal points at its plan (no se
 def restore_job(comp: Composition, factory: Any, credential: Any, plan: Any) -> Any:
     """A restore as a runner job: plan saved beside its journal, report written at the end."""
     from pgflex_gui.jobs.job import FunctionJob, JobContext
-    from pgflex_gui.jobs.report import write_report
-    from pgflex_gui.jobs.restore import run_restore
-    from pgflex_gui.jobs.restore_plan_file import save_plan
-    from pgflex_gui.restore_cli import build_engine_for
 
     def run(ctx: JobContext) -> Any:
+        # Imported here, on the restore lane: importing the engine on the GUI thread (when
+        # Restore is pressed) stalled the event loop (benchmarks/ui_stall.py found it).
+        from pgflex_gui.jobs.report import write_report
+        from pgflex_gui.jobs.restore import run_restore
+        from pgflex_gui.jobs.restore_plan_file import save_plan
+        from pgflex_gui.restore_cli import build_engine_for
+
         journal = ctx.journal
         path = getattr(journal, "path", None)
         folder = path.parent if path is not None else None

@@ -7,6 +7,7 @@ where they started (a binding that loses one per emit would abort in ``bool_deal
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -15,7 +16,7 @@ import shiboken6
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from pgflex_gui.jobs.job import Progress
@@ -51,6 +52,8 @@ def main(n: int) -> int:
         tasks=TaskManager(inline=True),
         free_space=lambda _path: 50 * 1024**3,
     )
+    gc.collect()
+    objects_before = len(gc.get_objects())
     before = {name: sys.getrefcount(obj) for name, obj in (("True", True), ("False", False), ("None", None))}  # fmt: skip
     counts = {"progress": 0, "edits": 0, "tasks": 0}
 
@@ -82,17 +85,29 @@ def main(n: int) -> int:
     QTimer.singleShot(0, edit)
     app.exec()
     worker.join()
+    for _ in range(10):  # deliver what is still queued: undelivered events hold references
+        QCoreApplication.sendPostedEvents()
+        app.processEvents()
+    gc.collect()
     after = {name: sys.getrefcount(obj) for name, obj in (("True", True), ("False", False), ("None", None))}  # fmt: skip
+    grown = len(gc.get_objects()) - objects_before
     if shiboken6.isValid(wizard):  # it deletes itself on close
         wizard.close()
     window.close()
     tasks.shutdown(wait=True)
     total = counts["progress"] + counts["edits"] + counts["tasks"]
     drift = {k: after[k] - before[k] for k in before}
-    print(f"soak: {total} emissions ({counts}), refcount drift {drift}", flush=True)
-    # Lost references are the crash; retained ones (None grows by ~3 per progress report
-    # here) are memory to look at, not a crash: reported above, not failed on.
-    if total < 50_000 or any(d < -1000 for d in drift.values()):
+    print(f"soak: {total} emissions ({counts}), refcount drift {drift}, "
+          f"{grown} more live objects", flush=True)  # fmt: skip
+    # Lost references are the crash (6.12.0 lost one True per emit). Retained objects are
+    # memory that grows over a long session: fail on both. None is the exception: PySide6
+    # 6.11 adds one reference to None, and keeps no object, each time a list item that had a
+    # tooltip or was current is deleted (QListWidget.clear() in the recovery point list, 5
+    # per edit here; measured with tracemalloc: no memory kept). None is never freed, so a
+    # surplus is harmless; a loss is not.
+    lost = any(d < -1000 for d in drift.values())
+    kept = abs(drift["True"]) > 1000 or abs(drift["False"]) > 1000 or grown > 5000
+    if total < 50_000 or lost or kept:
         return 1
     return 0
 

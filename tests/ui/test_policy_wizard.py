@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QWizard
+from PySide6.QtWidgets import QStyle, QWizard
 
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.models import (
@@ -23,6 +23,7 @@ from pgflex_gui.domain.models import (
     Vault,
 )
 from pgflex_gui.domain.preflight import LTR_BACKUP_ROLE, READER_ROLE
+from pgflex_gui.domain.retention import RetentionKind
 from pgflex_gui.jobs.protect import ProtectResult, RetryPolicy
 from pgflex_gui.jobs.runner import JobRunner
 from pgflex_gui.ui.tasks import TaskManager
@@ -152,7 +153,10 @@ def test_happy_path_reaches_commit_and_runs_job(
     assert wizard.currentPage() is wizard.policy_page
     assert wizard.policy_page.isComplete()
     assert "Weekly on Sunday" in wizard.policy_page.description.text()
-    assert wizard.policy_page.calendar.rowCount() == 52
+    calendar = wizard.policy_page.calendar
+    assert calendar.rowCount() in (12, 13)  # one row per month, not 52 bare dates
+    assert calendar.item(0, 0).text() == "June 2025"
+    assert calendar.item(0, 2).text() == "Every backup, 3 months"
     wizard.next()
     assert wizard.preflight_page.isComplete()
     wizard.next()
@@ -255,9 +259,10 @@ def test_invalid_retention_blocks_policy_page(
     row.amount.setValue(3)
     row.unit.setCurrentIndex(0)  # 3 days
     assert not page.isComplete()
-    assert "shorter than the minimum" in page.general.text() + "".join(
-        lbl.text() for lbl in page._field_labels.values()
-    )
+    shown = page.general.text() + "".join(lbl.text() for lbl in page._field_labels.values())
+    assert "3 days is shorter than the minimum of 7 days" in shown
+    assert "P3D" not in shown
+    assert "P7D" not in shown
     assert wizard.button(QWizard.WizardButton.NextButton) is not None
 
 
@@ -271,3 +276,73 @@ def test_closing_unsubscribes_from_the_runner_and_deletes_the_wizard(
     with qtbot.waitSignal(wizard.destroyed):
         wizard.close()
     assert len(runner._finished_listeners) == before
+
+
+def _elided(table: Any, row: int, col: int) -> bool:
+    """Whether the cell's text is cut, by the item delegate's rule (text margin each side)."""
+    item = table.item(row, col)
+    margin = table.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, table) + 1
+    needed = table.fontMetrics().horizontalAdvance(item.text()) + 2 * margin
+    return bool(needed > table.columnWidth(col))
+
+
+def test_permissions_page_says_why_next_is_disabled_and_shows_roles_whole(
+    qtbot: Any, inline_tasks: TaskManager, runner: JobRunner
+) -> None:
+    wizard, _ = make_wizard(qtbot, inline_tasks, runner, [server()], protection=FakeProtection())
+    for _ in range(3):
+        wizard.next()
+    page = wizard.permissions_page
+    assert wizard.currentPage() is page
+    assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
+    reason = page._field_labels["roles"]
+    assert reason.isVisibleTo(page)
+    assert "lacks 2 role assignment(s)" in reason.text()
+    assert "press Revalidate when they are done" in reason.text()
+    table = page.table
+    for row in range(table.rowCount()):
+        for col in range(table.columnCount()):
+            assert not _elided(table, row, col), table.item(row, col).text()
+    scopes = {table.item(r, 1).text() for r in range(table.rowCount())}
+    assert scopes == {"server pg1 (resource group rg-db)", "resource group rg-db"}
+    assert table.item(0, 1).toolTip().startswith("/subscriptions/")
+
+
+def test_invalid_vault_name_says_why_inline(
+    qtbot: Any, inline_tasks: TaskManager, runner: JobRunner
+) -> None:
+    wizard, _ = make_wizard(qtbot, inline_tasks, runner, [server()])
+    page = wizard.vault_page
+    page.create_new.setChecked(True)
+    page.name_edit.setText("1-bad")
+    page.name_edit.textEdited.emit("1-bad")
+    assert not page.isComplete()
+    assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
+    label = page._field_labels["name"]
+    assert label.isVisibleTo(page)
+    assert "start with a letter" in label.text()
+
+
+def test_retention_calendar_is_readable_while_editing_a_new_policy(
+    qtbot: Any, inline_tasks: TaskManager, runner: JobRunner
+) -> None:
+    wizard, _ = make_wizard(qtbot, inline_tasks, runner, [server()])
+    wizard.resize(960, 680)
+    wizard.next()
+    page = wizard.policy_page
+    assert not page.new_box.isVisible()  # no disabled form taking the calendar's room
+    page.create_new.setChecked(True)
+    monthly = page.rows[RetentionKind.MONTHLY]
+    monthly.enabled.setChecked(True)
+    qtbot.waitUntil(lambda: page.new_box.isVisible())
+    calendar = page.calendar
+    assert calendar.rowCount() > 12  # a first-of-month row and an every-backup row per month
+    assert {calendar.item(r, 2).text() for r in range(calendar.rowCount())} == {
+        "First of month, 12 months",
+        "Every backup, 3 months",
+    }
+    visible_rows = calendar.viewport().height() // calendar.rowHeight(0)
+    assert visible_rows >= 6
+    for row in range(calendar.rowCount()):
+        for col in range(calendar.columnCount()):
+            assert not _elided(calendar, row, col), calendar.item(row, col).text()

@@ -191,13 +191,24 @@ def duration_issues(text: str, field: str = "retention") -> list[Issue]:
     """Check one duration against the 7-day..10-year range."""
     try:
         dur = parse_duration(text)
-    except ValueError as exc:
-        return [error(field, str(exc), "Use a form like P7D, P4W, P3M or P10Y.")]
+    except ValueError:
+        return [
+            error(
+                field,
+                f"{text!r} is not a length of time in days, weeks, months or years.",
+                "Use a length such as 7 days, 4 weeks, 3 months or 10 years.",
+            )
+        ]
+    words = describe_duration(text)
     if dur.days_equivalent < MIN_DAYS:
-        return [error(field, f"{text} is shorter than the minimum of 7 days.", "Use P7D or more.")]
+        return [
+            error(field, f"{words} is shorter than the minimum of 7 days.", "Use 7 days or more.")
+        ]
     if dur.days_equivalent > MAX_DAYS:
         return [
-            error(field, f"{text} is longer than the maximum of 10 years.", "Use P10Y or less.")
+            error(
+                field, f"{words} is longer than the maximum of 10 years.", "Use 10 years or less."
+            )
         ]
     return []
 
@@ -227,7 +238,9 @@ def validate_rules(rules: Sequence[RetentionRule]) -> list[Issue]:
     n_default = kinds.count(RetentionKind.DEFAULT)
     if n_default == 0:
         found.append(
-            error("retention", "A policy needs a default retention rule.", "Add one (e.g. P3M).")
+            error(
+                "retention", "A policy needs a default retention rule.", "Add one (e.g. 3 months)."
+            )
         )
     for kind in RetentionKind:
         count = kinds.count(kind)

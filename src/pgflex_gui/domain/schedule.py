@@ -28,6 +28,7 @@ __all__ = [
     "WEEKDAY_NAMES",
     "WeeklySchedule",
     "describe_intervals",
+    "describe_period",
     "format_offset",
     "interval_issues",
     "load_time_zone",
@@ -40,6 +41,28 @@ __all__ = [
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 POLICY_TIME_ZONE = "UTC"
 WEEKLY_PERIOD = "P1W"
+
+_PERIOD_RE = re.compile(
+    r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$"
+)
+_PERIOD_UNITS = ("year", "month", "week", "day", "hour", "minute", "second")
+
+
+def describe_period(text: str) -> str:
+    """An ISO 8601 period in words: ``P1D`` -> ``"1 day"``, ``PT4H`` -> ``"4 hours"``.
+
+    Text that is not such a period comes back quoted, so a message never shows it bare.
+    """
+    match = _PERIOD_RE.match(text.strip().upper()) if isinstance(text, str) else None
+    if not match or not any(match.groups()):
+        return repr(text)
+    parts = [
+        f"{int(n)} {unit}{'s' if int(n) != 1 else ''}"
+        for n, unit in zip(match.groups(), _PERIOD_UNITS, strict=True)
+        if n and int(n)
+    ]
+    return " ".join(parts) or "0 days"
+
 
 _SINGLE_DAY = (
     "Azure Backup for PostgreSQL flexible servers runs one backup a week, on one day "
@@ -250,7 +273,8 @@ def interval_issues(intervals: Iterable[str]) -> list[Issue]:
             found.append(
                 error(
                     "schedule",
-                    f"The schedule repeats every {period}, not weekly (P1W). {_SINGLE_DAY}",
+                    f"The schedule repeats every {describe_period(period)}, not every week. "
+                    f"{_SINGLE_DAY}",
                     "Use a weekly schedule.",
                 )
             )
@@ -282,7 +306,9 @@ def describe_intervals(intervals: Iterable[str], tz: str = "UTC") -> str:
         if period == WEEKLY_PERIOD:
             parts.append(f"every {day} at {hhmm} ({offset})")
         else:
-            parts.append(f"repeating {period} from {day} at {hhmm} ({offset})")
+            parts.append(
+                f"repeating every {describe_period(period)} from {day} at {hhmm} ({offset})"
+            )
     if not parts:
         return "No schedule"
     text = "; ".join(parts)

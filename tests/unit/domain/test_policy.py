@@ -240,7 +240,7 @@ def test_describe_unusual_schedules() -> None:
         )
 
     assert describe_policy(info(("R/2024-01-07T23:00:00+00:00/P1D",))).startswith(
-        "Repeating P1D from Sunday"
+        "Repeating every 1 day from Sunday"
     )
     assert describe_policy(info(("junk",))).startswith("Unreadable schedule")
     assert describe_policy(info((), rule="Custom")) == "No schedule; Custom kept 7 days"

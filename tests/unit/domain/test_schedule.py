@@ -163,7 +163,8 @@ def test_interval_issues() -> None:
     assert len(several) == 1
     assert "2 times a week" in several[0].message
     daily = interval_issues(["R/2021-08-15T06:30:00+00:00/P1D"])
-    assert "P1D" in daily[0].message
+    assert "every 1 day, not every week" in daily[0].message
+    assert "P1D" not in daily[0].message
     assert "not an ISO" in interval_issues(["junk"])[0].message
 
 
@@ -177,7 +178,7 @@ def test_describe_intervals() -> None:
     assert describe_intervals([]) == "No schedule"
     assert describe_intervals(["junk"]) == "Unreadable schedule 'junk'"
     two = describe_intervals([ok, "R/2026-11-25T01:30:00+00:00/P1D"])
-    assert two == "Every Sunday at 01:30 (UTC); repeating P1D from Wednesday at 01:30 (UTC)"
+    assert two == "Every Sunday at 01:30 (UTC); repeating every 1 day from Wednesday at 01:30 (UTC)"
 
 
 def test_schedule_from_intervals_round_trip_and_refusals() -> None:

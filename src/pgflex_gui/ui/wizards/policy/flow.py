@@ -34,6 +34,7 @@ from pgflex_gui.domain.retention import (
     CalendarEntry,
     RetentionKind,
     RetentionRule,
+    describe_duration,
     retention_calendar,
     validate_rules,
 )
@@ -48,12 +49,14 @@ from pgflex_gui.jobs.protect import DATAPROTECTION, ProtectionPlan, ServerTarget
 
 __all__ = [
     "IRREVERSIBLE_FIELDS",
+    "CalendarRow",
     "Choice",
     "InvalidPlan",
     "PolicyChoice",
     "PolicyFlow",
     "Step",
     "VaultChoice",
+    "calendar_rows",
 ]
 
 IRREVERSIBLE_FIELDS = frozenset({"soft_delete", "immutability", "cross_subscription_restore"})
@@ -97,6 +100,59 @@ class PolicyChoice:
     draft: PolicyDraft = field(
         default_factory=lambda: PolicyDraft(name="", schedule=WeeklySchedule(6, time(2, 0), "UTC"))
     )
+
+
+@dataclass(frozen=True)
+class CalendarRow:
+    """The recovery points of one month that share a tag, in words for the calendar table.
+
+    ``month`` is ``"December 2026"``, ``days`` the days of the month (``"13, 20, 27"``),
+    ``kept_as`` the tag in words with its retention (``"every backup, 3 months"``) and
+    ``until`` when they expire (``"13 Mar 2027"`` or ``"13 Mar – 27 Mar 2027"``).
+    """
+
+    month: str
+    days: str
+    kept_as: str
+    until: str
+
+
+def _short_date(day: date, *, year: bool) -> str:
+    return f"{day.day} {day:%b}" + (f" {day.year}" if year else "")
+
+
+def calendar_rows(
+    entries: Sequence[CalendarEntry], durations: Mapping[RetentionKind, str]
+) -> list[CalendarRow]:
+    """Group calendar entries by month and tag (months in order, rarer tags first)."""
+    groups: dict[tuple[int, int], dict[RetentionKind, list[CalendarEntry]]] = {}
+    for entry in entries:
+        by_tag = groups.setdefault((entry.date.year, entry.date.month), {})
+        by_tag.setdefault(entry.tag, []).append(entry)
+    rows: list[CalendarRow] = []
+    for (year, month), by_tag in groups.items():
+        for tag in sorted(by_tag, key=lambda k: k.priority):
+            items = by_tag[tag]
+            first, last = items[0].expiry, items[-1].expiry
+            if first == last:
+                until = _short_date(first, year=True)
+            else:
+                until = (
+                    f"{_short_date(first, year=first.year != last.year)} – "
+                    f"{_short_date(last, year=True)}"
+                )
+            kept = tag.label
+            if tag in durations:
+                kept += f", {describe_duration(durations[tag])}"
+            rows.append(
+                CalendarRow(
+                    month=f"{date(year, month, 1):%B} {year}",
+                    days=", ".join(str(e.date.day) for e in items),
+                    kept_as=kept[0].upper() + kept[1:],
+                    until=until,
+                )
+            )
+    return rows
 
 
 class InvalidPlan(ValueError):
@@ -397,12 +453,11 @@ class PolicyFlow:
             return ""
         return schedule.dst_note(self.today)
 
-    def calendar(self) -> list[CalendarEntry]:
-        """The next 12 months of scheduled recovery points (empty while the draft is invalid)."""
+    def _calendar_inputs(self) -> tuple[WeeklySchedule, list[RetentionRule]] | None:
         if self.policy.mode is Choice.EXISTING:
             policy = self.selected_policy()
             if policy is None:
-                return []
+                return None
             schedule, problems = schedule_from_intervals(
                 policy.repeating_intervals, policy.time_zone
             )
@@ -413,12 +468,27 @@ class PolicyFlow:
                 except ValueError:
                     continue
             if schedule is None or problems:
-                return []
+                return None
         else:
             schedule, rules = self.policy.draft.schedule, list(self.policy.draft.rules)
         if schedule.issues() or has_errors(validate_rules(rules)):
+            return None
+        return schedule, rules
+
+    def calendar(self) -> list[CalendarEntry]:
+        """The next 12 months of scheduled recovery points (empty while the draft is invalid)."""
+        inputs = self._calendar_inputs()
+        if inputs is None:
             return []
-        return retention_calendar(schedule, rules, self.today)
+        return retention_calendar(inputs[0], inputs[1], self.today)
+
+    def calendar_by_month(self) -> list[CalendarRow]:
+        """:meth:`calendar` grouped by month and tag, in words (one table row each)."""
+        inputs = self._calendar_inputs()
+        if inputs is None:
+            return []
+        durations = {r.kind: r.duration for r in inputs[1]}
+        return calendar_rows(retention_calendar(inputs[0], inputs[1], self.today), durations)
 
     def policy_description(self) -> str:
         """The chosen policy in words."""

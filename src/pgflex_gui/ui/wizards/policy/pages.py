@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.issues import Issue, Severity
 from pgflex_gui.domain.preflight import GrantScope
 from pgflex_gui.domain.retention import RetentionKind, parse_duration
@@ -104,9 +106,14 @@ class _FlowPage(QWizardPage):
                 None,
             )
             (placed[owner] if owner is not None else rest).append(issue)
+        # several prefixes may share one label: gather per label, or the last prefix would
+        # overwrite (and hide) what an earlier one placed there
+        per_label: dict[int, tuple[QLabel, list[Issue]]] = {}
         for prefix, label in self._field_labels.items():
-            label.setText(issues_html(placed[prefix]))
-            label.setVisible(bool(placed[prefix]))
+            per_label.setdefault(id(label), (label, []))[1].extend(placed[prefix])
+        for label, found in per_label.values():
+            label.setText(issues_html(found))
+            label.setVisible(bool(found))
         if not self.flow.ready(self.step):
             rest.insert(0, Issue(Severity.INFO, "", "Loading…"))
         self.general.setText(issues_html(rest))
@@ -394,20 +401,32 @@ class PolicyPage(_FlowPage):
         self._bind_issues("retention", ret_issues)
         form.addRow("Name", self.name_edit)
         form.addRow("", name_issues)
-        form.addRow("Backup day", self.weekday)
-        form.addRow("Time", self.time_edit)
-        form.addRow("Time zone", self.zone)
+        when = QHBoxLayout()  # one row: "Sunday at 02:00 in UTC" leaves room for the calendar
+        when.addWidget(self.weekday)
+        when.addWidget(QLabel("at"))
+        when.addWidget(self.time_edit)
+        when.addWidget(QLabel("in"))
+        when.addWidget(self.zone, 1)
+        form.addRow("Backup every", when)
         form.addRow("", self.dst)
         form.addRow("", sched_issues)
         form.addRow("Keep every backup for", self.rows[RetentionKind.DEFAULT])
         for kind in (RetentionKind.WEEKLY, RetentionKind.MONTHLY, RetentionKind.YEARLY):
             form.addRow("", self.rows[kind])
         form.addRow("", ret_issues)
-        self.calendar = QTableWidget(0, 3)
+        # one row per month and tag ("December 2026 | 13, 20, 27 | Every backup, 3 months |
+        # 13 Mar – 27 Mar 2027"), columns filling the width, at least six rows high
+        self.calendar = QTableWidget(0, 4)
         self.calendar.setObjectName("calendar")
-        self.calendar.setHorizontalHeaderLabels(["Backup", "Kept as", "Until"])
+        self.calendar.setHorizontalHeaderLabels(["Month", "Backups on", "Kept as", "Until"])
         self.calendar.verticalHeader().setVisible(False)
-        self.calendar.setMaximumHeight(160)
+        self.calendar.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.calendar.setWordWrap(False)
+        cal_header = self.calendar.horizontalHeader()
+        for col in range(4):
+            cal_header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
+        row_h = self.calendar.verticalHeader().defaultSectionSize()
+        self.calendar.setMinimumHeight(cal_header.sizeHint().height() + 6 * row_h + 4)
 
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
@@ -419,7 +438,7 @@ class PolicyPage(_FlowPage):
         layout.addWidget(self.create_new)
         layout.addWidget(self.new_box)
         layout.addWidget(QLabel("Recovery points of the next 12 months:"))
-        layout.addWidget(self.calendar)
+        layout.addWidget(self.calendar, 1)
         layout.addWidget(self.general)
 
         self._filling = False
@@ -467,15 +486,17 @@ class PolicyPage(_FlowPage):
             self.policy_combo.setEnabled(not is_new)
             self.start_from.setEnabled(self.flow.selected_policy() is not None)
             self.new_box.setEnabled(is_new)
+            self.new_box.setVisible(is_new)  # a disabled form only took the calendar's room
             self.description.setText(self.flow.policy_description())
             self.dst.setText(self.flow.dst_note() if is_new else "")
-            entries = self.flow.calendar()
-            self.calendar.setRowCount(len(entries))
-            for row, entry in enumerate(entries):
-                for col, text in enumerate(
-                    (entry.date.isoformat(), entry.tag.value, entry.expiry.isoformat())
-                ):
-                    self.calendar.setItem(row, col, QTableWidgetItem(text))
+            self.dst.setVisible(bool(self.dst.text()))
+            months = self.flow.calendar_by_month()
+            self.calendar.setRowCount(len(months))
+            for row, month in enumerate(months):
+                for col, text in enumerate((month.month, month.days, month.kept_as, month.until)):
+                    item = QTableWidgetItem(text)
+                    item.setToolTip(text)
+                    self.calendar.setItem(row, col, item)
         finally:
             self._filling = False
         super().refresh()
@@ -580,6 +601,22 @@ class PreflightPage(_FlowPage):
             self.general.setText(issues_html(i for i in extra if i not in shown))
 
 
+def _scope_words(scope: str) -> str:
+    """``"server pg1 (resource group rg-db)"`` for a role scope; the full id is the tooltip."""
+    try:
+        rid = ResourceId.parse(scope)
+    except ValueError:
+        return scope
+    if rid.names:
+        kind = {"flexibleservers": "server", "backupvaults": "vault"}.get(
+            rid.types[-1].lower(), rid.types[-1]
+        )
+        return f"{kind} {rid.name} (resource group {rid.resource_group})"
+    if rid.resource_group:
+        return f"resource group {rid.resource_group}"
+    return f"subscription {rid.subscription_id}"
+
+
 class PermissionsPage(_FlowPage):
     """The vault identity's roles: what is missing, grant it, or export for an administrator.
 
@@ -596,8 +633,15 @@ class PermissionsPage(_FlowPage):
         self.setSubTitle("The vault's managed identity needs roles on each server and its group.")
         self.table = QTableWidget(0, 3)
         self.table.setObjectName("roles")
-        self.table.setHorizontalHeaderLabels(["Role", "Scope", "Status"])
+        self.table.setHorizontalHeaderLabels(["Role", "On", "Status"])
         self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.grant = QCheckBox(
             "Grant missing roles when I finish (needs the right to assign roles)"
         )
@@ -651,8 +695,10 @@ class PermissionsPage(_FlowPage):
                 status = "Missing"
             else:
                 status = "Assigned"
-            for col, text in enumerate((req.role_name, req.scope, status)):
-                self.table.setItem(row, col, QTableWidgetItem(text))
+            for col, text in enumerate((req.role_name, _scope_words(req.scope), status)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(req.scope if col == 1 else text)
+                self.table.setItem(row, col, item)
         new_vault = self.flow.vault.mode is Choice.NEW
         chosen = GrantScope(str(self.scope.currentData()))
         offer = self.flow.can_offer_grant(chosen)

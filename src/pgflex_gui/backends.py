@@ -408,7 +408,12 @@ def job_runner(comp: Composition) -> Any:
 
     # Journals on disk: continuation tokens and restore checkpoints survive a quit or crash.
     comp.journals = JournalStore(journal_dir())
-    comp.runner = JobRunner(journals=comp.journals)
+    # The GUI's tasks and the jobs share one set of lanes: one arm-write worker for the app.
+    from pgflex_gui.jobs.lanes import DEFAULT_LANES, Lanes
+
+    shared = getattr(comp.tasks, "lanes", None)
+    lanes = shared if isinstance(shared, Lanes) else DEFAULT_LANES
+    comp.runner = JobRunner(journals=comp.journals, lanes=lanes)
     return comp.runner
 
 

@@ -37,7 +37,8 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -45,6 +46,7 @@ from typing import Any
 from pgflex_gui.domain.errors import AppError, Cancelled, Fault
 from pgflex_gui.jobs.job import CancelToken, Job, JobContext, Progress
 from pgflex_gui.jobs.journal import JobJournal, JournalState, JournalStore
+from pgflex_gui.jobs.lanes import DEFAULT_LANES, Lanes
 
 __all__ = [
     "DEFAULT_LANES",
@@ -57,9 +59,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Must agree with ``ui/tasks.py`` DEFAULT_LANES for every lane both define (that table also
-# has "arm-scan", which only tasks use); tests/ui/test_lanes.py compares the two.
-DEFAULT_LANES: Mapping[str, int] = {"arm-read": 16, "arm-write": 1, "transfer": 2, "restore": 1}
 
 ProgressListener = Callable[[str, Progress], None]
 FinishedListener = Callable[[str, Any, AppError | None, bool], None]
@@ -138,7 +137,9 @@ class JobRunner:
 
     Args:
         journals: where job journals are written; None keeps them in memory.
-        lanes: lane name → worker count (default ``DEFAULT_LANES``).
+        lanes: the app's shared :class:`~pgflex_gui.jobs.lanes.Lanes` (the GUI's task manager
+            uses the same, so ``arm-write`` serializes jobs and tasks alike), or a table of
+            lane sizes (default ``DEFAULT_LANES``) for lanes of its own.
         progress_interval_s: minimum seconds between progress reports per job (0.1 = 10 Hz).
         clock: monotonic clock (tests inject a fake).
     """
@@ -147,17 +148,15 @@ class JobRunner:
         self,
         *,
         journals: JournalStore | None = None,
-        lanes: Mapping[str, int] = DEFAULT_LANES,
+        lanes: Lanes | Mapping[str, int] = DEFAULT_LANES,
         progress_interval_s: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._journals = journals
         self._interval = progress_interval_s
         self._clock = clock
-        self._executors = {
-            name: ThreadPoolExecutor(max_workers=n, thread_name_prefix=f"lane-{name}")
-            for name, n in lanes.items()
-        }
+        self._owns_lanes = not isinstance(lanes, Lanes)
+        self._lanes = lanes if isinstance(lanes, Lanes) else Lanes(lanes)
         self._lock = threading.Lock()
         self._handles: dict[str, JobHandle] = {}
         self._progress_listeners: list[ProgressListener] = []
@@ -198,7 +197,7 @@ class JobRunner:
     @property
     def lanes(self) -> tuple[str, ...]:
         """The lane names."""
-        return tuple(self._executors)
+        return self._lanes.names
 
     def handles(self) -> list[JobHandle]:
         """Every job submitted and not yet forgotten."""
@@ -217,14 +216,15 @@ class JobRunner:
             KeyError: unknown lane.
             RuntimeError: the runner was shut down.
         """
-        if lane not in self._executors:
-            raise KeyError(f"unknown lane {lane!r}; lanes are {', '.join(self._executors)}")
+        if self._closed:
+            raise RuntimeError("JobRunner is shut down")
+        executor = self._lanes.executor(lane)  # KeyError: unknown lane
         handle = self._new_handle(job, lane, job_id)
         with self._lock:
             if self._closed:
                 raise RuntimeError("JobRunner is shut down")
             self._handles[handle.id] = handle
-            handle.future = self._executors[lane].submit(self._run, handle)
+            handle.future = executor.submit(self._run, handle)
         return handle
 
     def run_inline(self, job: Job, *, job_id: str | None = None) -> Any:
@@ -251,8 +251,15 @@ class JobRunner:
             for handle in handles:
                 if not handle.done:
                     handle.cancel()
-        for executor in self._executors.values():
-            executor.shutdown(wait=wait, cancel_futures=cancel_running)
+        if self._owns_lanes:
+            self._lanes.shutdown(wait=wait, cancel_futures=cancel_running)
+            return
+        futures = [h.future for h in handles if h.future is not None]
+        if cancel_running:
+            for future in futures:
+                future.cancel()
+        if wait:
+            wait_for(futures)
 
     # -- internals ---------------------------------------------------------------------------
 

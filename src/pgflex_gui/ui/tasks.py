@@ -18,30 +18,21 @@ import itertools
 import logging
 import threading
 import traceback
-from collections.abc import Callable, Hashable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from pgflex_gui.domain.errors import AppError, Cancelled, Fault
+from pgflex_gui.jobs.lanes import DEFAULT_LANES, Lanes
 from pgflex_gui.logs import redact
 
 __all__ = ["DEFAULT_LANES", "Task", "TaskManager", "as_app_error"]
 
 log = logging.getLogger(__name__)
-
-# ARM reads are I/O bound (one connection per subscription client, 150+ ms away on a real
-# network), so the read lane is wide; protection scans get a lane of their own so the first
-# server rows never wait behind them. Measured with ``python -m benchmarks.inventory``.
-DEFAULT_LANES: dict[str, int] = {
-    "arm-read": 16,
-    "arm-scan": 4,
-    "arm-write": 1,
-    "transfer": 2,
-    "restore": 1,
-}
 
 
 def as_app_error(exc: BaseException) -> AppError:
@@ -113,6 +104,10 @@ class TaskManager(QObject):
     Create it on the GUI thread. ``inline=True`` runs each task at once in the caller's thread
     (picard's ``FakeThreadPool``), for tests that want a synchronous loader.
 
+    ``lanes``: the app's shared :class:`~pgflex_gui.jobs.lanes.Lanes` (the job runner uses
+    the same, so ``arm-write`` serializes tasks and jobs alike); or a table of lane sizes, or
+    None for the default table, for lanes of its own that :meth:`shutdown` stops.
+
     Signals:
         delivered(object): internal bridge carrying a ``_Message`` from a worker.
         idle(): emitted when the last pending task has delivered its result.
@@ -124,13 +119,14 @@ class TaskManager(QObject):
     def __init__(
         self,
         *,
-        lanes: dict[str, int] | None = None,
+        lanes: Lanes | Mapping[str, int] | None = None,
         inline: bool = False,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self._lane_sizes = dict(DEFAULT_LANES if lanes is None else lanes)
-        self._executors: dict[str, ThreadPoolExecutor] = {}
+        self._owns_lanes = not isinstance(lanes, Lanes)
+        self.lanes = lanes if isinstance(lanes, Lanes) else Lanes(lanes or DEFAULT_LANES)
+        self._futures: set[Future[None]] = set()
         self._inline = inline
         self._ids = itertools.count(1)
         self._live: dict[int, Task] = {}
@@ -165,12 +161,14 @@ class TaskManager(QObject):
         if self._inline:
             self._run(task_id, task, self._on_self_delivered)
             return None
-        executor = self._executors.get(task.lane)
-        if executor is None:
-            size = self._lane_sizes.get(task.lane, 1)
-            executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix=f"lane-{task.lane}")
-            self._executors[task.lane] = executor
-        return executor.submit(self._run, task_id, task, self._emit)
+        try:
+            future = self.lanes.executor(task.lane).submit(self._run, task_id, task, self._emit)
+        except RuntimeError:  # the shared lanes were shut down first (quitting)
+            self._live.pop(task_id, None)
+            return None
+        self._futures.add(future)
+        future.add_done_callback(self._futures.discard)
+        return future
 
     def _emit(self, message: _Message) -> None:
         if self._closing.is_set():
@@ -225,6 +223,11 @@ class TaskManager(QObject):
         """Cancel queued work, drop pending results, and (by default) wait for the workers."""
         self._closing.set()
         self._live.clear()
-        for executor in self._executors.values():
-            executor.shutdown(wait=wait, cancel_futures=True)
-        self._executors.clear()
+        if self._owns_lanes:
+            self.lanes.shutdown(wait=wait, cancel_futures=True)
+            return
+        futures = list(self._futures)  # shared lanes: stop only this manager's work
+        for future in futures:
+            future.cancel()
+        if wait:
+            wait_for(futures)

@@ -48,7 +48,11 @@ def _wire(r: JobRunner) -> Recorder:
 
 
 def test_default_lanes() -> None:
-    assert dict(DEFAULT_LANES) == {"arm-read": 16, "arm-write": 1, "transfer": 2, "restore": 1}
+    assert dict(DEFAULT_LANES) == {
+        "arm-read": 16, "arm-scan": 4, "arm-write": 1, "transfer": 2, "restore": 1,
+        "sign-in": 1, "settings": 1,
+    }  # fmt: skip
+    assert JobRunner().lanes == tuple(DEFAULT_LANES)
 
 
 def test_unsubscribe_stops_listeners(runner: JobRunner) -> None:

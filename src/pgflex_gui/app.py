@@ -182,6 +182,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         handle = runner.get(job_id) if runner is not None else None
         return getattr(getattr(handle, "job", None), "title", job_id[:8])
 
+    def job_resources(job_id: str) -> list[str]:
+        handle = runner.get(job_id) if runner is not None else None
+        return touched_resources(getattr(handle, "job", None))
+
     def cancel_job(job_id: str) -> None:
         handle = runner.get(job_id) if runner is not None else None
         if handle is not None:
@@ -189,6 +193,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     activity = getattr(getattr(comp.log_setup, "activity", None), "subscribe", None)
     qsettings = QSettings()
+    from pgflex_gui.ui.tree.follow import touched_resources
     from pgflex_gui.ui.workflows import WorkflowActions
 
     workflows = WorkflowActions(
@@ -216,6 +221,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         handlers={**actions.handlers(), **workflows.handlers()},
         runner_bridge=bridge,
         job_titles=job_title,
+        job_resources=job_resources,
         cancel_job=cancel_job,
         activity_source=activity,
         window_icon=QIcon(str(RESOURCES / "pgflex-gui.svg")),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,7 @@ from pgflex_gui.ui.panels.details import DetailsPanel
 from pgflex_gui.ui.panels.jobs import JobsPanel, RunnerBridge
 from pgflex_gui.ui.panels.log import LogPanel
 from pgflex_gui.ui.tasks import TaskManager
+from pgflex_gui.ui.tree.keeper import TreeStateKeeper
 from pgflex_gui.ui.tree.model import ResourceTreeModel
 from pgflex_gui.ui.tree.nodes import Loaded, NodeKind, ResourceNode
 from pgflex_gui.ui.tree.view import (
@@ -80,7 +81,13 @@ def portal_url(node: ResourceNode, base: str = "https://portal.azure.com") -> st
 
 
 class MainWindow(QMainWindow):
-    """The app's one window. Everything it uses comes in through the constructor."""
+    """The app's one window. Everything it uses comes in through the constructor.
+
+    ``job_resources(job_id)`` names the ARM ids a finished job changed; the tree refreshes
+    the rows showing them (``follows_jobs``: workflows then leave the refreshing to it).
+    """
+
+    follows_jobs = True
 
     def __init__(
         self,
@@ -94,6 +101,7 @@ class MainWindow(QMainWindow):
         handlers: Mapping[str, ActionHandler] | None = None,
         runner_bridge: RunnerBridge | None = None,
         job_titles: Callable[[str], str] | None = None,
+        job_resources: Callable[[str], list[str]] | None = None,
         cancel_job: Callable[[str], None] | None = None,
         activity_source: Callable[..., object] | None = None,
         open_url: Callable[[str], object] | None = None,
@@ -114,6 +122,7 @@ class MainWindow(QMainWindow):
         self._open_url = open_url or (lambda url: QDesktopServices.openUrl(QUrl(url)))
         self._portal_base = portal_base
         self._about: AboutDialog | None = None
+        self._job_resources = job_resources
         now = now or (lambda: datetime.now(UTC))
 
         # Tree (left dock)
@@ -124,6 +133,7 @@ class MainWindow(QMainWindow):
         self.proxy.setSourceModel(self.model)
         self.tree = ResourceTreeView()
         self.tree.setModel(self.proxy)
+        self.keeper = TreeStateKeeper(self.tree, self.proxy, self.model, self)
         self.tree.setIndentation(16)  # deep rows (recovery points) keep their time visible
         for column, width in enumerate(_TREE_WIDTHS):  # names and "backup overdue" fit
             self.tree.setColumnWidth(column, width)
@@ -184,6 +194,8 @@ class MainWindow(QMainWindow):
         )
         if runner_bridge is not None:
             self.jobs.connect_bridge(runner_bridge, job_titles)
+            # the tree follows what the app did: protect, stop, resume, restore (#14.9)
+            runner_bridge.finished.connect(self._on_bridge_finished)
         self.notifier = DesktopNotifier(self)
         self.log_panel = LogPanel(default_level=logging.INFO)
         self.log_panel.attach(logging.getLogger())
@@ -306,8 +318,40 @@ class MainWindow(QMainWindow):
         self.account_label.setText("   ".join(p for p in parts if p))
 
     def refresh_current(self) -> None:
-        index = self.proxy.mapToSource(self.tree.currentIndex())
-        self.model.refresh(index if index.isValid() else QModelIndex())
+        """F5: refresh the current node (the whole tree when none is current)."""
+        node = self.tree.current_node()
+        self.refresh_node(node if node is not None else self.model.root)
+
+    def refresh_node(self, target: ResourceNode | str) -> None:
+        """Reload a node and its children, keeping what is expanded and selected.
+
+        ``target`` is a tree node (a leaf reloads its parent's rows; a server also re-reads
+        which servers of its tenant are protected) or an ARM id (:meth:`refresh_resources`).
+        """
+        if isinstance(target, str):
+            self.refresh_resources([target])
+            return
+        container = self.model.refresh_targets(target)
+        self.keeper.capture(container)
+        self.model.refresh(self.model.index_of(container))
+        sub = target.ancestor(NodeKind.SUBSCRIPTION)
+        if target.kind is NodeKind.SERVER and sub is not None:
+            self.model.rescan_protection(getattr(sub.ref, "subscription_id", ""))
+
+    def refresh_resources(self, resource_ids: Iterable[str]) -> None:
+        """Refresh the rows that show these resources (or would list them if they are new)."""
+        ids = [i for i in resource_ids if i]
+        containers: list[ResourceNode] = []
+        for rid in ids:
+            for node in self.model.containers_for(rid):
+                if all(node is not c for c in containers):
+                    containers.append(node)
+        for node in containers:
+            self.keeper.capture(node)
+            self.model.refresh(self.model.index_of(node))
+        subscriptions = {rid.split("/")[2].lower() for rid in ids if rid.count("/") >= 2}
+        for sub in sorted(subscriptions):
+            self.model.rescan_protection(sub)
 
     def show_about(self) -> AboutDialog:
         if self._about is None:
@@ -372,9 +416,16 @@ class MainWindow(QMainWindow):
             if index.isValid():
                 self.tree.expand(index)
 
+    def _on_bridge_finished(
+        self, job_id: str, _result: object, _error: object, _cancelled: bool
+    ) -> None:
+        # also after a failure or cancel: the job may have created part of its work
+        if self._job_resources is not None:
+            self.refresh_resources(self._job_resources(job_id))
+
     def _on_tree_action_requested(self, action: str, node: ResourceNode) -> None:
         if action == NodeAction.REFRESH.value:
-            self.model.refresh(self.model.index_of(node))
+            self.refresh_node(node)
         elif action == NodeAction.RETRY.value:
             self.model.retry(self.model.index_of(node))
         elif action == NodeAction.OPEN_PORTAL.value:

@@ -348,8 +348,8 @@ class WorkflowActions:
         self, job_id: str, _result: object, _error: object, _cancelled: bool
     ) -> None:
         node = self._watched.pop(job_id, None)
-        if node is None:
-            return
+        if node is None or getattr(self._parent(), "follows_jobs", False):
+            return  # the main window refreshes what each job changed itself
         target = node.parent or node
         if self._refresh is not None:
             self._refresh(target)

@@ -25,6 +25,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QIcon
 
 from pgflex_gui.domain.errors import AppError
+from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.models import (
     BackupInstance,
     FlexServer,
@@ -71,6 +72,11 @@ SCAN_LANE = "arm-scan"
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 RECOVERY_POINT_WINDOW = timedelta(days=35)
+
+
+def _same(ref: object, rid: ResourceId) -> bool:
+    ident = getattr(ref, "id", None)
+    return isinstance(ident, ResourceId) and ident.same_as(rid)
 
 
 class Roles(IntEnum):
@@ -181,6 +187,73 @@ class ResourceTreeModel(QAbstractItemModel):
             if sub is not None and tenant is not None:
                 self._scan_subscription(tenant, sub)
         self.fetchMore(self.index_of(node))
+
+    def refresh_targets(self, node: ResourceNode) -> ResourceNode:
+        """The container :meth:`refresh` reloads for ``node`` (itself, or its parent)."""
+        if node.is_container:
+            return node
+        return node.parent or self._root
+
+    def containers_for(self, resource_id: str) -> list[ResourceNode]:
+        """Loaded containers whose rows show ``resource_id`` or would list it if it is new.
+
+        A vault (or anything inside it: a policy, a backup instance) reloads the vault's
+        groups; a vault or server not in the tree yet reloads its subscription's group.
+        Servers already shown need no reload: :meth:`rescan_protection` updates them.
+        """
+        try:
+            rid = ResourceId.parse(resource_id)
+        except ValueError:
+            return []
+        vault_id: ResourceId | None = None
+        if rid.provider.lower() == "microsoft.dataprotection" and rid.types:
+            vault_id = ResourceId.build(
+                rid.subscription_id, rid.resource_group, rid.provider, rid.types[0], rid.names[0]
+            )
+        out: list[ResourceNode] = []
+        walk = self._root.walk()
+        if vault_id is not None:
+            vaults = [n for n in walk if n.kind is NodeKind.VAULT and _same(n.ref, vault_id)]
+            out += [v for v in vaults if not isinstance(v.load_state, NotLoaded)]
+            if not vaults:
+                out += self._groups(walk, NodeKind.VAULTS_GROUP, rid.subscription_id)
+        elif (
+            rid.types
+            and rid.types[0].lower() == "flexibleservers"
+            and not any(n.kind is NodeKind.SERVER and _same(n.ref, rid) for n in walk)
+        ):
+            out += self._groups(walk, NodeKind.SERVERS_GROUP, rid.subscription_id)
+        return out
+
+    @staticmethod
+    def _groups(
+        walk: list[ResourceNode], kind: NodeKind, subscription_id: str
+    ) -> list[ResourceNode]:
+        return [
+            n
+            for n in walk
+            if n.kind is kind
+            and isinstance(n.ref, Subscription)
+            and n.ref.subscription_id.lower() == subscription_id.lower()
+            and not isinstance(n.load_state, NotLoaded)
+        ]
+
+    def rescan_protection(self, subscription_id: str) -> None:
+        """Read again which servers are protected, in every loaded subscription of the tenant
+        that holds ``subscription_id`` (a server's vault may be in any of them)."""
+        walk = self._root.walk()
+        tenants = {
+            id(t): t
+            for n in walk
+            if n.kind is NodeKind.SUBSCRIPTION
+            and isinstance(n.ref, Subscription)
+            and n.ref.subscription_id.lower() == subscription_id.lower()
+            and (t := n.ancestor(NodeKind.TENANT)) is not None
+        }
+        for tenant in tenants.values():
+            for sub in tenant.children:
+                if sub.kind is NodeKind.SUBSCRIPTION:
+                    self._scan_subscription(tenant, sub)
 
     def load_all_servers(self) -> None:
         """Fetch every subscription's servers group not loaded yet (for quick filters)."""

@@ -153,6 +153,19 @@ class ResourceNode:
         return self.kind in CONTAINER_KINDS
 
     @property
+    def key(self) -> str:
+        """What this row stands for, stable across reloads: ``"server:/subscriptions/…"``.
+
+        A refresh replaces the node objects; the view finds the rows it had expanded or
+        selected again by this key.
+        """
+        ref = self.ref
+        ident = getattr(ref, "id", None)
+        if ident is None:
+            ident = getattr(ref, "subscription_id", None) or getattr(ref, "tenant_id", None)
+        return f"{self.kind.value}:{str(ident if ident is not None else self.label).lower()}"
+
+    @property
     def failed(self) -> AppError | None:
         state = self.load_state
         return state.error if isinstance(state, Failed) else None

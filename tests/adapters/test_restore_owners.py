@@ -197,6 +197,11 @@ def test_a_plain_pg_restore_into_pg15_fails_without_the_membership(world: dict[s
     plane: LocalDataPlane = world["plane"]
     ep = plane.endpoint("dst15")
     assert ep is not None
+    # The roles as a restore with roles creates them (whether or not that test ran first),
+    # but the admin not a member of them.
+    for role in ("ledger_owner", "ledger_reader"):
+        plane.psql("dst15", f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+                            f"'{role}') THEN CREATE ROLE {role} NOLOGIN; END IF; END $$;")  # fmt: skip
     plane.psql("dst15", "REVOKE ledger_owner FROM pgadmin;")
     plane.psql("dst15", "CREATE DATABASE plain_try OWNER pgadmin;")
     try:

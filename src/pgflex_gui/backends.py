@@ -122,11 +122,16 @@ def connect(
         factory = ClientFactory(cloud, credential, credential_for_tenant=credential_for_tenant)
         if tenant_of_subscription:
             factory.register_subscriptions(tenant_of_subscription.items())
+        from pgflex_gui.azure.inventory_fleet import FleetInventory
+
         comp.closers.append(factory.close)
-        inventory = SubscriptionFilteredInventory(
+        # Resource Graph first, ARM per subscription as the fallback; About says which.
+        fleet = FleetInventory(
             AzureInventory(factory, credential_for_tenant=credential_for_tenant),
-            comp.subscription_filter,
+            on_source=lambda source: comp.about.__setitem__("inventory", source),
         )
+        comp.closers.append(fleet.close)  # closers run in reverse: before the factory
+        inventory = SubscriptionFilteredInventory(fleet, comp.subscription_filter)
         inventory.services = build_services(comp, factory, inventory, credential)
         return inventory
 

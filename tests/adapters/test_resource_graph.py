@@ -77,13 +77,17 @@ def test_servers_page_with_skip_token_and_match_arm(factory: ClientFactory) -> N
     pages = list(reader.servers(subs))
     reader.close()
     rows = [s for p in pages for s in p]
-    assert len(pages) >= 3 and all(len(p) <= PAGE_ROWS for p in pages)
+    assert len(pages) >= 3
+    assert all(len(p) <= PAGE_ROWS for p in pages)
     assert max(len(p) for p in pages) == PAGE_ROWS
     ids = [str(s.id).lower() for s in rows]
-    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
     assert set(ids) == _arm_servers(inv, subs)
     src = next(s for s in rows if s.name == IDS.SOURCE)
-    assert src.version == "15" and src.location == "westeurope" and src.storage_gb > 0
+    assert src.version == "15"
+    assert src.location == "westeurope"
+    assert src.storage_gb > 0
     assert reader.queries == len(pages)
 
 
@@ -92,7 +96,8 @@ def test_scopes_only_readable_subscriptions(factory: ClientFactory, box: Sandbox
     # Tenant 2's subscription is not readable with tenant 1's token: ARG leaves it out.
     rows = [s for p in reader.servers([IDS.SUB, IDS.SUB2]) for s in p]
     reader.close()
-    assert rows and {s.id.subscription_id.lower() for s in rows} == {IDS.SUB}
+    assert rows
+    assert {s.id.subscription_id.lower() for s in rows} == {IDS.SUB}
 
 
 def test_unknown_query_is_invalid_query(factory: ClientFactory) -> None:
@@ -120,7 +125,8 @@ def test_throttled_queries_wait_for_retry_after(factory: ClientFactory, box: San
     assert len(rows) == FLEET
     # Three pages at two queries a second: the third waited for the window (quota headers
     # said 0 remaining, or a 429 with Retry-After did).
-    assert waits and all(0 < w <= 60 for w in waits)
+    assert waits
+    assert all(0 < w <= 60 for w in waits)
     assert elapsed >= 0.5
 
 
@@ -130,7 +136,9 @@ def test_429_retry_after_from_a_fault(factory: ClientFactory, box: Sandbox) -> N
     reader = ResourceGraphReader(factory, sleep=waits.append)
     rows = [s for p in reader.servers([IDS.SUB]) for s in p]
     reader.close()
-    assert rows and waits == [1.0, 1.0] and reader.throttled == 2
+    assert rows
+    assert waits == [1.0, 1.0]
+    assert reader.throttled == 2
     assert box.faults.remove(rule)
 
 
@@ -187,9 +195,11 @@ def test_fleet_inventory_uses_resource_graph(factory: ClientFactory, box: Sandbo
     instances = fleet.list_backup_instances(vaults[0].id)
     fleet.close()
     assert got == _arm_servers(AzureInventory(factory), subs)
-    assert fleet.source == RESOURCE_GRAPH and RESOURCE_GRAPH in sources
+    assert fleet.source == RESOURCE_GRAPH
+    assert RESOURCE_GRAPH in sources
     assert box.service.rg_queries > before  # type: ignore[attr-defined]
-    assert instances and fleet.kind_of(instances[0].id) == "v1"
+    assert instances
+    assert fleet.kind_of(instances[0].id) == "v1"
 
 
 @pytest.mark.parametrize("how", ["denied", "unregistered"])
@@ -211,10 +221,12 @@ def test_fleet_inventory_falls_back_to_arm(factory: ClientFactory, box: Sandbox,
     assert {v.name for v in vaults} == {IDS.VAULT_LRS, IDS.VAULT_GRS}
     assert fleet.source.startswith("ARM per subscription")
     code = "AuthorizationFailed" if how == "denied" else "NoRegisteredProviderFound"
-    assert code in fleet.source and sources[-1] == fleet.source
+    assert code in fleet.source
+    assert sources[-1] == fleet.source
 
 
 def test_parse_hhmmss() -> None:
     assert parse_hhmmss("00:00:05") == 5
     assert parse_hhmmss("01:02:03") == 3723
-    assert parse_hhmmss("") is None and parse_hhmmss("x") is None
+    assert parse_hhmmss("") is None
+    assert parse_hhmmss("x") is None

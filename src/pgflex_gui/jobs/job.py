@@ -30,6 +30,7 @@ class Progress:
     total: float | None = None
     message: str = ""
     eta_s: float | None = None
+    detail: Any = None  # a frozen snapshot with its own estimate (a restore's RestoreProgress)
 
     @property
     def fraction(self) -> float | None:
@@ -137,7 +138,7 @@ class JobContext:
 
     def report(self, progress: Progress) -> None:
         """Publish progress; fills in ``eta_s`` from the smoothed rate when not given."""
-        if progress.eta_s is None and progress.total is not None:
+        if progress.eta_s is None and progress.total is not None and progress.detail is None:
             eta = self._eta.update(progress.done, progress.total)
             progress = Progress(progress.done, progress.total, progress.message, eta)
         if self._report is not None:

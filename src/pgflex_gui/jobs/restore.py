@@ -47,6 +47,7 @@ from pgflex_gui.domain.restore_outcome import (
     restore_outcome,
 )
 from pgflex_gui.domain.restore_plan import build_restore_request, target_version_ok
+from pgflex_gui.domain.restore_progress import DbStage, ProgressTracker
 from pgflex_gui.domain.restore_tuning import (
     TUNED_PARAMETERS,
     ParameterChange,
@@ -546,6 +547,7 @@ class RestoreEngine:
         self._server_ready = threading.Event()
         self._server_error: BaseException | None = None
         self._progress: dict[str, float] = {}
+        self._tracker = ProgressTracker(time.monotonic)  # under _lock
         self._stop_all = threading.Event()
         self._jobs_in_use = 0  # pg_restore workers running now (under _lock)
         self._owner_lock = threading.Lock()  # membership grants, one database at a time
@@ -1015,6 +1017,9 @@ class RestoreEngine:
         # (measured at 0.6 GB of dumps on 2 cores: 24.2 s vs 25.2 s smallest first).
         order = sorted(dbs, key=lambda n: (-dbs[n][0].size, n))
         results = {name: DbResult(name, size=int(dbs[name][0].size)) for name in order}
+        with self._lock:
+            self._tracker.databases({name: results[name].size for name in order})
+            self._tracker.stage("Downloading and restoring", azure_done=True)
         self._result.databases = [results[n] for n in order]
         total_bytes = sum(dbs[n][0].size for n in order) or 1
         done_bytes: dict[str, int] = {}
@@ -1033,21 +1038,28 @@ class RestoreEngine:
                     if self._stop_all.is_set():
                         results[name].status = "skipped"
                         results[name].message = "Not restored: an earlier database failed."
+                        self._db_stage(name, DbStage.SKIPPED)
                         continue
                     db = results[name]
                     saved = dict(journal.get(_db_key(name)) or {})
                     if saved.get("status") == "restored":
                         self._restore_saved(db, saved)
+                        self._db_stage(name, DbStage.DONE, objects_total=db.objects_total)
                         continue
                     blob = dbs[name][0]
 
                     def on_bytes(done: int, _total: int, _n: str = name) -> None:
                         done_bytes[_n] = done
+                        with self._lock:
+                            self._tracker.update(_n, stage=DbStage.DOWNLOAD, bytes_done=done)
                         self._overall(ctx, "download", sum(done_bytes.values()) / total_bytes)
 
+                    self._db_stage(name, DbStage.DOWNLOAD)
                     path = self._download_one(ctx, dest, blob, name, on_bytes, db)
                     if path is None:
+                        self._db_stage(name, DbStage.FAILED)
                         continue
+                    self._db_stage(name, DbStage.SERVER)
                     futures.append(pool.submit(self._restore_db, db, path, roles_future))
                 if listing.get("postgres_probe") is not None:
                     self._probe_postgres(ctx, dest, listing["postgres_probe"])
@@ -1140,6 +1152,7 @@ class RestoreEngine:
             if roles_future is not None:
                 roles_future.result()
             stage = Stage.RESTORE
+            self._db_stage(db.name, DbStage.RESTORE)
             self._restore_db_inner(ctx, db, path, target)
         except Cancelled:
             db.status, db.message = "failed", "Cancelled."
@@ -1150,6 +1163,7 @@ class RestoreEngine:
                 db.status, db.message = "failed", str(exc)
             if self.plan.stop_on_first_failure:
                 self._stop_all.set()
+        self._db_stage(db.name, DbStage.DONE if db.ok else DbStage.FAILED)
         self._save_db(db)
 
     def _restore_db_inner(self, ctx: JobContext, db: DbResult, path: Path, tgt: PgTarget) -> None:
@@ -1223,6 +1237,7 @@ class RestoreEngine:
         if toc is not None:
             db.objects_total = db.objects_total or len(toc.entries)
         vbar = self._bar("verify", name)
+        self._db_stage(name, DbStage.VERIFY, objects_done=db.objects_total)
         self._verify(db, tgt, toc)
         if self._tuned:  # autovacuum is off during the load: analyze what was loaded
             abar = self._bar("verify", f"VACUUM ANALYZE {name}")
@@ -1256,10 +1271,14 @@ class RestoreEngine:
 
         def on_progress(event: ProgressEvent) -> None:
             db.objects_done, db.objects_total = event.done, event.total
+            with self._lock:
+                self._tracker.update(
+                    name, stage=DbStage.RESTORE, objects_done=event.done, objects_total=event.total
+                )
             now = time.monotonic()
             if now - last[0] > 0.1:
                 last[0] = now
-                ctx.report(Progress(event.done, event.total or None, f"{name}: {event.text}"))
+                self._publish(ctx, f"{name}: {event.text}")
 
         self.audit("restore-database", name, {"file": path.name, "jobs": jobs})
         return self.pg.restore(
@@ -1425,7 +1444,20 @@ class RestoreEngine:
         if now - self._progress.get(stage, 0.0) < 0.1:
             return
         self._progress[stage] = now
-        ctx.report(Progress(round(100 * fraction, 1), 100, f"Downloading ({stage})"))
+        self._publish(ctx, f"Downloading ({stage}, {100 * fraction:.0f} %)")
+
+    def _db_stage(self, name: str, stage: DbStage, **changes: Any) -> None:
+        """Move one database to ``stage`` and publish it."""
+        with self._lock:
+            self._tracker.update(name, stage=stage, **changes)
+        if self._ctx is not None:
+            self._publish(self._ctx, f"{name}: {stage.value}")
+
+    def _publish(self, ctx: JobContext, message: str) -> None:
+        """One progress report: the overall bar (never backwards), the time left, per database."""
+        with self._lock:
+            snap = self._tracker.snapshot()
+        ctx.report(Progress(round(100 * snap.fraction, 1), 100, message, snap.eta_s, detail=snap))
 
 
 class RestoreJob:

@@ -18,18 +18,23 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from pgflex_gui.domain.errors import AppError
 from pgflex_gui.domain.restore_outcome import OutcomeKind, RestoreFailed, RestoreOutcome, Stage
+from pgflex_gui.domain.restore_progress import RestoreProgress
 from pgflex_gui.ui.wizards.restore.flow import ReadAccess
 
-__all__ = ["JobDetailsDialog", "JobRequest"]
+__all__ = ["JobDetailsDialog", "JobProgressDialog", "JobRequest"]
 
 
 @dataclass(frozen=True)
@@ -154,3 +159,64 @@ class JobDetailsDialog(QDialog):
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class JobProgressDialog(QDialog):
+    """Non-modal progress of a running restore: one overall bar, a row per database."""
+
+    COLUMNS = ("Database", "Stage", "Done")
+
+    def __init__(self, job_id: str, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.job_id = job_id
+        self.setWindowTitle(f"Progress: {title}")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.setMinimumWidth(560)
+        self.stage = QLabel("Starting…")
+        self.stage.setObjectName("stage")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setTextVisible(False)
+        self.eta = QLabel("estimating…")
+        self.eta.setObjectName("eta")
+        self.table = QTableWidget(0, len(self.COLUMNS))
+        self.table.setObjectName("databases")
+        self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setColumnWidth(1, 170)
+        self.table.setColumnWidth(2, 170)
+        top = QHBoxLayout()
+        top.addWidget(self.bar, 1)
+        top.addWidget(self.eta)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.stage)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(buttons)
+
+    def show_progress(self, detail: RestoreProgress, *, fraction: float, eta: str) -> None:
+        """Show one snapshot (``fraction`` is the row's, which never goes backwards)."""
+        self.stage.setText(detail.stage)
+        self.bar.setValue(int(fraction * 1000))
+        self.eta.setText(eta)
+        self.table.setRowCount(len(detail.databases))
+        for row, db in enumerate(detail.databases):
+            for column, text in enumerate((db.name, db.stage.value, db.done_words())):
+                item = self.table.item(row, column)
+                if item is None:
+                    self.table.setItem(row, column, QTableWidgetItem(text))
+                elif item.text() != text:
+                    item.setText(text)
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """What the table shows, row by row."""
+        out = []
+        for row in range(self.table.rowCount()):
+            cells = [self.table.item(row, c) for c in range(len(self.COLUMNS))]
+            name, stage, done = (c.text() if c is not None else "" for c in cells)
+            out.append((name, stage, done))
+        return out

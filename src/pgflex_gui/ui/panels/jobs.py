@@ -42,8 +42,14 @@ from pgflex_gui.domain.errors import AppError
 from pgflex_gui.domain.models import BackupJob
 from pgflex_gui.domain.ports import InventoryPort
 from pgflex_gui.domain.restore_outcome import RestoreOutcome
+from pgflex_gui.domain.restore_progress import RestoreProgress, eta_words
 from pgflex_gui.ui.describe import duration_words, operation_words
-from pgflex_gui.ui.panels.job_details import JobDetailsDialog, JobRequest, outcome_of
+from pgflex_gui.ui.panels.job_details import (
+    JobDetailsDialog,
+    JobProgressDialog,
+    JobRequest,
+    outcome_of,
+)
 from pgflex_gui.ui.tasks import TaskManager
 
 __all__ = [
@@ -112,6 +118,7 @@ class JobRow:
     started: float = field(default_factory=time.monotonic)
     error: AppError | None = None
     outcome: RestoreOutcome | None = None  # a restore's, when it ended
+    detail: RestoreProgress | None = None  # a restore's stages per database, while it runs
 
     @property
     def active(self) -> bool:
@@ -122,15 +129,19 @@ class JobRow:
         return self.state in ("Failed", "Partly failed")
 
 
-def _eta_words(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds} s left"
-    if seconds < 3600:
-        return f"{seconds // 60} min left"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min left"
+def _eta_words(row: JobRow) -> str:
+    """The time left: "estimating…" while a measurable job has no rate yet."""
+    measurable = row.detail is not None or row.fraction is not None
+    return eta_words(row.eta_s, running=row.active and measurable)
+
+
+def database_lines(detail: RestoreProgress) -> list[str]:
+    """One line per database: name, stage, what of it is done."""
+    lines = []
+    for db in detail.databases:
+        done = db.done_words()
+        lines.append(f"{db.name}: {db.stage.value}" + (f", {done}" if done else ""))
+    return lines
 
 
 class JobsModel(QAbstractTableModel):
@@ -166,12 +177,20 @@ class JobsModel(QAbstractTableModel):
             self.add_job(job_id, job_id[:8])
             i = self.row_of(job_id)
         row = self._rows[i]
+        fraction = getattr(progress, "fraction", None)
+        detail = getattr(progress, "detail", None)
+        if not isinstance(detail, RestoreProgress):
+            detail = None
+        if row.detail is not None or detail is not None:
+            # A restore's one bar never goes backwards, whatever stage reports next.
+            fraction = max(row.fraction or 0.0, fraction or 0.0)
         self._rows[i] = replace(
             row,
             state="Running",
-            fraction=getattr(progress, "fraction", None),
+            fraction=fraction,
             message=str(getattr(progress, "message", "") or ""),
             eta_s=getattr(progress, "eta_s", None),
+            detail=detail or row.detail,
         )
         self._emit_row(i)
 
@@ -235,13 +254,16 @@ class JobsModel(QAbstractTableModel):
                     row.title,
                     row.state,
                     row.message,
-                    _eta_words(row.eta_s),
+                    _eta_words(row),
                     action,
                 )[col]
             if role == Qt.ItemDataRole.UserRole:
                 return row
             if role == Qt.ItemDataRole.ToolTipRole and row.error is not None:
                 return f"{row.error.report()}\n\nDouble-click for the details and what to do."
+            if role == Qt.ItemDataRole.ToolTipRole and row.detail is not None and row.active:
+                lines = database_lines(row.detail)
+                return "\n".join([*lines, "", "Click the bar for the progress per database."])
             if role == Qt.ItemDataRole.ForegroundRole and col in (1, self.CANCEL_COLUMN):
                 return QColor(
                     {
@@ -486,6 +508,7 @@ class JobsPanel(QWidget):
         self._local.clicked.connect(self._on_local_clicked)
         self._local.doubleClicked.connect(self._on_local_double_clicked)
         self.details_dialog: JobDetailsDialog | None = None
+        self.progress_dialog: JobProgressDialog | None = None
         self._style_table(self._local)
         header = self._local.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -567,6 +590,7 @@ class JobsPanel(QWidget):
             if self.model.row_of(job_id) < 0:
                 self.model.add_job(job_id, titles(job_id) if titles else job_id[:8])
             self.model.update_progress(job_id, progress)
+            self._refresh_progress_dialog(job_id)
 
         def on_finished(job_id: str, result: object, error: object, cancelled: bool) -> None:
             if self.model.row_of(job_id) < 0:
@@ -583,9 +607,13 @@ class JobsPanel(QWidget):
         bridge.finished.connect(on_finished)
 
     def _on_local_clicked(self, index: QModelIndex) -> None:
+        row = index.data(Qt.ItemDataRole.UserRole)
+        if index.column() == JobsModel.PROGRESS_COLUMN and isinstance(row, JobRow):
+            if row.active and row.detail is not None:
+                self.open_progress(row.job_id)
+            return
         if index.column() != JobsModel.CANCEL_COLUMN:
             return
-        row = index.data(Qt.ItemDataRole.UserRole)
         if isinstance(row, JobRow) and row.active and self._cancel_job is not None:
             self._cancel_job(row.job_id)
         elif isinstance(row, JobRow) and row.failed:
@@ -595,6 +623,34 @@ class JobsPanel(QWidget):
         row = index.data(Qt.ItemDataRole.UserRole)
         if isinstance(row, JobRow) and not row.active:
             self.open_details(row.job_id)
+        elif isinstance(row, JobRow) and row.detail is not None:
+            self.open_progress(row.job_id)
+
+    def open_progress(self, job_id: str) -> JobProgressDialog | None:
+        """Show a running restore's progress per database (non-modal; one at a time)."""
+        i = self.model.row_of(job_id)
+        if i < 0 or self.model.rows()[i].detail is None:
+            return None
+        if self.progress_dialog is not None:
+            self.progress_dialog.close()
+        dialog = JobProgressDialog(job_id, self.model.rows()[i].title, parent=self)
+        dialog.destroyed.connect(self._on_progress_destroyed)
+        self.progress_dialog = dialog
+        self._refresh_progress_dialog(job_id)
+        dialog.show()
+        return dialog
+
+    def _on_progress_destroyed(self, _obj: object = None) -> None:
+        self.progress_dialog = None
+
+    def _refresh_progress_dialog(self, job_id: str) -> None:
+        dialog = self.progress_dialog
+        i = self.model.row_of(job_id)
+        if dialog is None or dialog.job_id != job_id or i < 0:
+            return
+        row = self.model.rows()[i]
+        if row.detail is not None:
+            dialog.show_progress(row.detail, fraction=row.fraction or 0.0, eta=_eta_words(row))
 
     def show_job(self, job_id: str) -> None:
         """Bring this app's tab to the front with ``job_id``'s row selected."""

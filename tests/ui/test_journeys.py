@@ -342,9 +342,37 @@ def test_journey_restore_from_a_server_node(app: App, sandbox: Any, tmp_path: Pa
     _fill_new_server(app, wizard, server, tmp_path / "download")
     app.next(wizard, Step.SUMMARY)
     assert f"new: {server} (PostgreSQL 15" in wizard.summary_page.rows.text()
+    seen: list[tuple[float | None, str]] = []
+    model: JobsModel = app.window.jobs.model
+
+    def on_progress(job: str, _progress: object) -> None:
+        i = model.row_of(job)
+        if i >= 0:
+            row = model.rows()[i]
+            seen.append((row.fraction, str(model.data(model.index(i, 3)))))
+
+    app.bridge.progress.connect(on_progress)
     job_id = app.commit(wizard)
+    # While it runs: the progress per database, on a click on the bar.
+    app.qtbot.waitUntil(lambda: app.row(job_id).detail is not None, timeout=RESTORE_MS)
+    view = app.window.jobs._local
+    rect = view.visualRect(model.index(model.row_of(job_id), JobsModel.PROGRESS_COLUMN))
+    app.qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    dialog = app.window.jobs.progress_dialog
+    assert dialog is not None
+    app.qtbot.waitUntil(dialog.isVisible)
+    assert sorted(name for name, _stage, _done in dialog.rows()) == sorted(SEED_DATABASES)
     done = app.wait_finished(job_id)
+    app.bridge.progress.disconnect(on_progress)
+    assert all(stage == "Done" for _name, stage, _done in dialog.rows()), dialog.rows()
+    dialog.close()
     _assert_succeeded(app, sandbox, job_id, server, done)
+    # One bar that never went backwards, and no "0 s left" while most of the work remained.
+    fractions = [f for f, _eta in seen if f is not None]
+    assert fractions
+    assert fractions == sorted(fractions)
+    early = [eta for f, eta in seen if f is not None and f < 0.5]
+    assert not [eta for eta in early if eta in ("0 s left", "1 s left", "almost done")], early
 
 
 def test_journey_restore_from_a_recovery_point_node(app: App, sandbox: Any, tmp_path: Path) -> None:  # fmt: skip

@@ -596,9 +596,39 @@ def test_journey_a_cancelled_restore(app: App, sandbox: Any, tmp_path: Path) -> 
     app.qtbot.waitUntil(lambda: app.row(job_id).state == "Running", timeout=LOAD_MS)
     model: JobsModel = app.window.jobs.model
     assert model.data(model.index(model.row_of(job_id), JobsModel.CANCEL_COLUMN)) == "Cancel"
-    done = app.wait_finished(job_id, start=lambda: app.click_row_button(job_id))
+    source_before = _source_counts(sandbox)
+
+    def downloaded() -> list[str]:
+        detail = app.row(job_id).detail
+        created = detail.created if detail is not None else ()
+        return [c.removeprefix("Downloaded file ") for c in created if c.startswith("Downloaded")]
+
+    def server_begun() -> bool:
+        detail = app.row(job_id).detail
+        return detail is not None and any(c.startswith(f"Server {server}") for c in detail.created)
+
+    app.qtbot.waitUntil(lambda: bool(downloaded()) and server_begun(), timeout=RESTORE_MS)
+    # Cancel asks first and says what the restore has made so far.
+    app.click_row_button(job_id)
+    box = app.window.jobs.cancel_dialog
+    assert box is not None
+    app.qtbot.waitUntil(box.isVisible)
+    assert box.text() == f"Cancel Restore into {server}?"
+    info = box.informativeText()
+    created = app.row(job_id).detail.created
+    assert f"• Server {server} (new: this restore creates it)" in info
+    for item in created:
+        assert f"• {item}" in info
+    files = downloaded()
+    stop = next(b for b in box.buttons() if b.text() == "Cancel the job")
+    done = app.wait_finished(
+        job_id, start=lambda: app.qtbot.mouseClick(stop, Qt.MouseButton.LeftButton)
+    )
     assert done[3] is True
     row = app.row(job_id)
     assert row.state == "Cancelled"
     assert row.message == "Cancelled"
     assert app.report(job_id)["outcome"]["kind"] == "cancelled"
+    # What it listed is kept, as it said; the source server is untouched.
+    assert all(Path(f).exists() for f in files), files
+    assert _source_counts(sandbox) == source_before

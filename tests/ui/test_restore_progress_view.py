@@ -90,3 +90,46 @@ def test_running_restore_row_and_progress_per_database(qtbot: Any, panel: Any) -
     assert widget.model.data(widget.model.index(0, JobsModel.CANCEL_COLUMN)) == ""
     dialog.close()
     qtbot.waitUntil(lambda: widget.progress_dialog is None)
+
+
+def test_cancel_asks_first_and_says_what_was_created(qtbot: Any, tasks: Any, now: Any) -> None:
+    cancelled: list[str] = []
+    widget = JobsPanel(tasks=tasks, inventory=FakeInventory(), subscriptions=lambda: [SUB_A],
+                       cancel_job=cancelled.append, now=now)  # fmt: skip
+    qtbot.addWidget(widget)
+    bridge = RunnerBridge()
+    widget.connect_bridge(bridge, titles=lambda _j: "Restore into pg-new")
+    widget.show()
+    tracker = ProgressTracker(Clock())
+    tracker.databases({"sales": 10})
+    _send(bridge, tracker, "Downloading")
+    view = widget._local
+    rect = view.visualRect(widget.model.index(0, JobsModel.CANCEL_COLUMN))
+
+    def click_cancel() -> Any:
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        box = widget.cancel_dialog
+        assert box is not None
+        qtbot.waitUntil(box.isVisible)
+        return box
+
+    box = click_cancel()
+    assert box.text() == "Cancel Restore into pg-new?"
+    assert "has not created anything yet" in box.informativeText()
+    keep = next(b for b in box.buttons() if b.text() == "Keep it running")
+    qtbot.mouseClick(keep, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: widget.cancel_dialog is None)
+    assert cancelled == []  # asked, and the user kept it running
+
+    tracker.created("Server pg-new (new: this restore creates it)")
+    tracker.created("Downloaded file /d/x_database_sales.sql")
+    _send(bridge, tracker, "Creating the server")
+    box = click_cancel()
+    info = box.informativeText()
+    assert "• Server pg-new (new: this restore creates it)" in info
+    assert "• Downloaded file /d/x_database_sales.sql" in info
+    assert "nothing is deleted" in info
+    stop = next(b for b in box.buttons() if b.text() == "Cancel the job")
+    qtbot.mouseClick(stop, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: widget.cancel_dialog is None)
+    assert cancelled == ["j1"]

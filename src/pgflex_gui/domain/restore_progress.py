@@ -96,6 +96,7 @@ class RestoreProgress:
     databases: tuple[DbProgress, ...] = ()
     fraction: float = 0.0  # overall, 0..1, never less than an earlier snapshot's
     eta_s: float | None = None  # None: no measured rate yet ("estimating…")
+    created: tuple[str, ...] = ()  # what this restore made so far, in words (for a cancel)
 
     def database(self, name: str) -> DbProgress | None:
         """The database called ``name``, if the restore has it."""
@@ -116,12 +117,18 @@ class ProgressTracker:
         self._dbs: dict[str, DbProgress] = {}
         self._best = 0.0
         self._samples: deque[tuple[float, float]] = deque()
+        self._created: list[str] = []
 
     def stage(self, words: str, *, azure_done: bool | None = None) -> None:
         """The restore as a whole moved to ``words`` (e.g. "Downloading")."""
         self._stage = words
         if azure_done is not None:
             self._azure_done = self._azure_done or azure_done
+
+    def created(self, words: str) -> None:
+        """The restore made something (a server, a downloaded file, a database)."""
+        if words not in self._created:
+            self._created.append(words)
 
     def databases(self, sizes: dict[str, int]) -> None:
         """The databases the restore will handle, with their file sizes (bytes)."""
@@ -155,6 +162,7 @@ class ProgressTracker:
             databases=tuple(self._dbs.values()),
             fraction=self._best,
             eta_s=self._eta(now),
+            created=tuple(self._created),
         )
 
     def _eta(self, now: float) -> float | None:

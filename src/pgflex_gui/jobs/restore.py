@@ -828,6 +828,8 @@ class RestoreEngine:
                 self.secrets.set(entry, generate_password())  # before the server exists
                 state["created_by_app"] = True
                 journal.checkpoint("server", state)
+            with self._lock:
+                self._tracker.created(f"Server {t.server_name} (new: this restore creates it)")
             password = self.secrets.get(entry)
             if not password:
                 raise AppError(
@@ -1059,6 +1061,8 @@ class RestoreEngine:
                     if path is None:
                         self._db_stage(name, DbStage.FAILED)
                         continue
+                    with self._lock:
+                        self._tracker.created(f"Downloaded file {path}")
                     self._db_stage(name, DbStage.SERVER)
                     futures.append(pool.submit(self._restore_db, db, path, roles_future))
                 if listing.get("postgres_probe") is not None:
@@ -1207,6 +1211,12 @@ class RestoreEngine:
             self.audit("create-database", name, {"server": self.plan.target.server_name})
             self.pg.create_database(tgt, name)
             created = True
+            if self.plan.target.mode != "new":
+                with self._lock:
+                    self._tracker.created(
+                        f"Database {name} on {self.plan.target.server_name} (new, empty or partly "
+                        "restored)"
+                    )
         keep_owners = self.plan.roles
         if keep_owners and toc is not None:
             keep_owners = self._prepare_owners(ctx, db, tgt, toc)

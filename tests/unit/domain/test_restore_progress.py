@@ -118,6 +118,10 @@ def test_snapshot_names_databases_and_stage() -> None:
     assert snap.database("a") == DbProgress("a", size=5)
     assert snap.database("late") is not None
     assert snap.database("missing") is None
+    assert snap.created == ()
+    tracker.created("Server pg-new")
+    tracker.created("Server pg-new")
+    assert tracker.snapshot().created == ("Server pg-new",)
 
 
 @pytest.mark.parametrize(

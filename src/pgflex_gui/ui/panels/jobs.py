@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QStyle,
     QStyledItemDelegate,
@@ -133,6 +134,20 @@ def _eta_words(row: JobRow) -> str:
     """The time left: "estimating…" while a measurable job has no rate yet."""
     measurable = row.detail is not None or row.fraction is not None
     return eta_words(row.eta_s, running=row.active and measurable)
+
+
+def cancel_words(row: JobRow) -> str:
+    """What a cancel stops and what it leaves, for the confirmation."""
+    created = row.detail.created if row.detail is not None else ()
+    if row.detail is None:
+        return "The job stops at its next step."
+    if not created:
+        return "The restore stops at its next step. It has not created anything yet."
+    items = "\n".join(f"• {c}" for c in created)
+    return (
+        "The restore stops at its next step. So far it has created:\n"
+        f"{items}\n\nCancelling keeps them: nothing is deleted, and nothing else is touched."
+    )
 
 
 def database_lines(detail: RestoreProgress) -> list[str]:
@@ -509,6 +524,7 @@ class JobsPanel(QWidget):
         self._local.doubleClicked.connect(self._on_local_double_clicked)
         self.details_dialog: JobDetailsDialog | None = None
         self.progress_dialog: JobProgressDialog | None = None
+        self.cancel_dialog: QMessageBox | None = None
         self._style_table(self._local)
         header = self._local.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -615,7 +631,7 @@ class JobsPanel(QWidget):
         if index.column() != JobsModel.CANCEL_COLUMN:
             return
         if isinstance(row, JobRow) and row.active and self._cancel_job is not None:
-            self._cancel_job(row.job_id)
+            self.ask_cancel(row.job_id)
         elif isinstance(row, JobRow) and row.failed:
             self.open_details(row.job_id)
 
@@ -625,6 +641,39 @@ class JobsPanel(QWidget):
             self.open_details(row.job_id)
         elif isinstance(row, JobRow) and row.detail is not None:
             self.open_progress(row.job_id)
+
+    def ask_cancel(self, job_id: str) -> QMessageBox | None:
+        """Ask before cancelling, saying what the job has made so far (non-blocking)."""
+        i = self.model.row_of(job_id)
+        if i < 0 or self._cancel_job is None:
+            return None
+        row = self.model.rows()[i]
+        if self.cancel_dialog is not None:
+            self.cancel_dialog.close()
+        box = QMessageBox(self)
+        box.setObjectName("cancelConfirm")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Cancel this job?")
+        box.setText(f"Cancel {row.title}?")
+        box.setInformativeText(cancel_words(row))
+        stop = box.addButton("Cancel the job", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Keep it running", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(QMessageBox.StandardButton.NoButton)
+
+        def on_done(_result: int) -> None:
+            if box.clickedButton() is stop and self._cancel_job is not None:
+                log.info("Cancel of job %s confirmed", job_id)
+                self._cancel_job(job_id)
+
+        box.finished.connect(on_done)
+        box.destroyed.connect(self._on_cancel_dialog_destroyed)
+        self.cancel_dialog = box
+        box.open()
+        return box
+
+    def _on_cancel_dialog_destroyed(self, _obj: object = None) -> None:
+        self.cancel_dialog = None
 
     def open_progress(self, job_id: str) -> JobProgressDialog | None:
         """Show a running restore's progress per database (non-modal; one at a time)."""

@@ -235,7 +235,7 @@ def test_a_stale_backup_is_amber_not_green(inline_tasks, inventory, now):
     fetch_all(model)
     stale = server(model, "pg-stale")  # protected, last recovery point 12 days old
     fresh = server(model, "pg-orders")
-    assert text(model, stale, Column.STATUS) == "Protected, backup overdue (vault-weu)"
+    assert text(model, stale, Column.STATUS) == "Backup overdue (vault-weu)"
     colour = model.index_of(stale, Column.STATUS).data(Qt.ItemDataRole.ForegroundRole)
     assert colour.name() == STALE_COLOUR
     green = model.index_of(fresh, Column.STATUS).data(Qt.ItemDataRole.ForegroundRole)

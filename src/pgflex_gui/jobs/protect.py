@@ -504,11 +504,13 @@ class AdhocBackupJob:
         instance_id: ResourceId,
         *,
         retention: RetentionKind = RetentionKind.DEFAULT,
+        label: str = "",
     ) -> None:
         self._svc = protection
         self.instance_id = instance_id
         self.retention = retention
-        self.title = f"Backup now: {instance_id.name} ({retention.value})"
+        # the server's name when known: instance names end in a GUID nobody reads
+        self.title = f"Backup now: {label or instance_id.name} (kept as {retention.label})"
 
     def run(self, ctx: JobContext) -> str:
         """Trigger the backup; returns the Azure job id."""

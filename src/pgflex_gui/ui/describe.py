@@ -12,13 +12,20 @@ from pgflex_gui.domain.models import (
     BackupJob,
     FlexServer,
     PolicyInfo,
+    ProtectionState,
     RecoveryPoint,
     Subscription,
     Tenant,
     Vault,
 )
 from pgflex_gui.domain.policy import describe_policy
-from pgflex_gui.ui.status import RECOMMENDED_MAX_GB, age_words, protection_words, size_words
+from pgflex_gui.ui.status import (
+    RECOMMENDED_MAX_GB,
+    age_words,
+    overdue_words,
+    server_words,
+    size_words,
+)
 from pgflex_gui.ui.tree.nodes import ResourceNode
 
 log = logging.getLogger(__name__)
@@ -32,6 +39,8 @@ __all__ = [
     "local_words",
     "operation_words",
     "policy_words",
+    "redundancy_words",
+    "state_words",
     "utc_words",
     "when_words",
 ]
@@ -108,6 +117,41 @@ def policy_words(policy: PolicyInfo) -> str:
     return f"{intervals}; {kept}"
 
 
+_STATES = {
+    ProtectionState.INVALID: "Invalid",
+    ProtectionState.NOT_PROTECTED: "Not protected",
+    ProtectionState.CONFIGURING_PROTECTION: "Configuring protection…",
+    ProtectionState.PROTECTION_CONFIGURED: "Protected",
+    ProtectionState.BACKUP_SCHEDULES_SUSPENDED: "Backups suspended",
+    ProtectionState.RETENTION_SCHEDULES_SUSPENDED: "Retention suspended",
+    ProtectionState.PROTECTION_STOPPED: "Protection stopped (recovery points kept)",
+    ProtectionState.PROTECTION_ERROR: "Protection error",
+    ProtectionState.CONFIGURING_PROTECTION_FAILED: "Configuring protection failed",
+    ProtectionState.SOFT_DELETING: "Being deleted (soft delete)",
+    ProtectionState.SOFT_DELETED: "Deleted (soft delete: recoverable for a while)",
+    ProtectionState.UPDATING_PROTECTION: "Updating protection…",
+}
+_REDUNDANCY_WORDS = {
+    "LocallyRedundant": "Locally redundant (LRS)",
+    "ZoneRedundant": "Zone-redundant (ZRS)",
+    "GeoRedundant": "Geo-redundant (GRS)",
+}
+
+
+def state_words(state: ProtectionState | str) -> str:
+    """``ProtectionConfigured`` → ``Protected``: Azure's protection states in words."""
+    try:
+        member = state if isinstance(state, ProtectionState) else ProtectionState(str(state))
+    except ValueError:
+        return str(state)
+    return _STATES.get(member, member.value)
+
+
+def redundancy_words(redundancy: str) -> str:
+    """``GeoRedundant`` → ``Geo-redundant (GRS)``."""
+    return _REDUNDANCY_WORDS.get(redundancy, redundancy or "—")
+
+
 def _yes(value: bool) -> str:
     return "Yes" if value else "No"
 
@@ -128,11 +172,12 @@ def describe(node: ResourceNode, *, now: datetime | None = None) -> tuple[str, R
         ]
     if isinstance(ref, BackupInstance):
         return f"Backup instance {node.label}", [
-            ("Server", str(ref.datasource_id)),
-            ("Protection", ref.protection_state.value),
+            ("Server", ref.datasource_id.name),
+            ("Protection", state_words(ref.protection_state)),
             ("Policy", ref.policy_id.name if ref.policy_id else "—"),
             ("Error", ref.error_message or "—"),
             ("Vault", ref.vault_id.name),
+            ("Resource id", str(ref.id)),
         ]
     if isinstance(ref, RecoveryPoint):
         return "Recovery point", [
@@ -162,7 +207,7 @@ def describe(node: ResourceNode, *, now: datetime | None = None) -> tuple[str, R
 def _server_rows(node: ResourceNode, s: FlexServer, now: datetime | None) -> Rows:
     p = node.protection
     rows: Rows = [
-        ("Protection", protection_words(p) or "—"),
+        ("Protection", server_words(p, now=now) or "—"),
         ("Last backup", when_words(p.last_backup) if p and p.last_backup else "—"),
         ("Age of last backup", age_words(p.last_backup, now=now) if p else ""),
         ("PostgreSQL version", s.version),
@@ -180,7 +225,10 @@ def _server_rows(node: ResourceNode, s: FlexServer, now: datetime | None) -> Row
         ("Resource id", str(s.id)),
     ]
     if p and p.detail and p.status.value in {"error", "suspended", "unreadable"}:
-        rows.insert(1, ("Problem", p.detail))
+        rows.insert(1, ("Problem", state_words(p.detail)))
+    overdue = overdue_words(p, now=now)
+    if overdue:
+        rows.insert(1, ("Backup overdue", overdue))
     return rows
 
 
@@ -194,7 +242,7 @@ def _storage_words(storage_gb: int) -> str:
 def _vault_rows(v: Vault) -> Rows:
     return [
         ("Region", v.location),
-        ("Storage redundancy", v.redundancy),
+        ("Storage redundancy", redundancy_words(v.redundancy)),
         ("Cross-region restore", _yes(v.cross_region_restore)),
         ("Cross-subscription restore", v.cross_subscription_restore),
         ("Soft delete", f"{v.soft_delete} ({v.soft_delete_days} days)"),

@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QEnterEvent, QGuiApplication, QHideEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -30,9 +30,12 @@ from PySide6.QtWidgets import (
 from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.ui.tasks import as_app_error
 
-__all__ = ["ErrorPresenter", "ErrorToast", "install_excepthooks"]
+__all__ = ["ERROR_MS", "NOTICE_MS", "ErrorPresenter", "ErrorToast", "install_excepthooks"]
 
 log = logging.getLogger(__name__)
+
+NOTICE_MS = 6_000  # a note goes after a few seconds …
+ERROR_MS = 12_000  # … an error a bit later (its Details stay in the Log tab)
 
 _FAULT_WORDS = {
     Fault.USER: "Check the input",
@@ -48,9 +51,13 @@ class ErrorToast(QFrame):
 
     Signals:
         dismissed(bool): the user closed the toast; True when it was showing an error.
+        hovered(bool): the pointer entered (True) or left (False) the toast.
+        hidden(): the toast went off screen (dismissed, timed out, or its window closed).
     """
 
     dismissed = Signal(bool)
+    hovered = Signal(bool)
+    hidden = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -107,6 +114,23 @@ class ErrorToast(QFrame):
         self._report = ""
         self._showing_error = False
         self.hide()
+
+    def enterEvent(self, event: QEnterEvent) -> None:
+        self.hovered.emit(True)
+        super().enterEvent(event)
+
+    def leaveEvent(self, event: QEvent) -> None:
+        self.hovered.emit(False)
+        super().leaveEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self.hidden.emit()
+        super().hideEvent(event)
+
+    @property
+    def reading(self) -> bool:
+        """The user opened the details: the toast stays until they close it."""
+        return self._toggle.isVisible() and self._toggle.isChecked()
 
     def _on_close_clicked(self) -> None:
         was_error = self._showing_error and self.isVisible()
@@ -170,9 +194,13 @@ class ErrorPresenter(QObject):
         self.toast = toast
         self._count = 0  # errors shown and not dismissed yet ("N earlier problem(s)")
         toast.dismissed.connect(self._on_toast_dismissed)
+        # toasts go by themselves (errors stay longer); hovering or opening Details keeps them
         self._notice_timer = QTimer(self)
         self._notice_timer.setSingleShot(True)
-        self._notice_timer.timeout.connect(toast.hide)
+        self._notice_timer.timeout.connect(self._on_notice_timer_timeout)
+        self._timeout_ms = NOTICE_MS
+        toast.hovered.connect(self._on_toast_hovered)
+        toast.hidden.connect(self._notice_timer.stop)
         self._request.connect(self._on_self_request)
 
     def show_error(self, error: AppError | BaseException) -> None:
@@ -185,14 +213,27 @@ class ErrorPresenter(QObject):
         """Stop the notice timer (the window is closing)."""
         self._notice_timer.stop()
 
-    def show_notice(self, text: str, *, timeout_ms: int = 6000) -> None:
+    def show_notice(self, text: str, *, timeout_ms: int = NOTICE_MS) -> None:
         self.toast.show_notice(text)
+        self._timeout_ms = timeout_ms
         self._notice_timer.start(timeout_ms)
+
+    def _on_toast_hovered(self, inside: bool) -> None:
+        if inside:
+            self._notice_timer.stop()
+        elif self.toast.isVisible():
+            self._notice_timer.start(self._timeout_ms)
+
+    def _on_notice_timer_timeout(self) -> None:
+        if self.toast.reading or self.toast.underMouse():
+            return  # left on screen; leaving it restarts the countdown
+        self.toast.hide()
 
     def _on_self_request(self, error: object) -> None:
         app_error = error if isinstance(error, AppError) else as_app_error(error)  # type: ignore[arg-type]
-        self._notice_timer.stop()
         self.toast.show_error(app_error, pending=self._count)
+        self._timeout_ms = ERROR_MS
+        self._notice_timer.start(ERROR_MS)
         self._count += 1
         self.error_shown.emit(app_error)
 

@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QIcon, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QIcon,
+    QKeySequence,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDockWidget,
@@ -52,6 +59,9 @@ log = logging.getLogger(__name__)
 ActionHandler = Callable[[Any], None]  # a ResourceNode, None, or a JobRequest
 _AUTO_EXPAND = (NodeKind.TENANT, NodeKind.SUBSCRIPTION, NodeKind.SERVERS_GROUP)
 _TREE_WIDTHS = (280, 235, 95, 100, 90, 80)
+_CENTRE_MIN_WIDTH = 460  # details rows and the coverage chart's labels fit (1024×700)
+_TREE_SHARE = 0.5  # the tree dock gives back width it took on a larger window …
+_BOTTOM_SHARE = 0.26  # … and the jobs dock height
 _ACTION_NAMES = {
     NodeAction.CONFIGURE_BACKUP.value: "Configure backup",
     NodeAction.BACKUP_NOW.value: "Backup now",
@@ -123,6 +133,7 @@ class MainWindow(QMainWindow):
         self._portal_base = portal_base
         self._about: AboutDialog | None = None
         self._job_resources = job_resources
+        self._hits_pending = False
         now = now or (lambda: datetime.now(UTC))
 
         # Tree (left dock)
@@ -180,7 +191,12 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.details)
         splitter.addWidget(self.coverage)
         splitter.setSizes([420, 300])
+        splitter.setStretchFactor(0, 3)  # on a short screen the details keep the larger part
+        splitter.setStretchFactor(1, 2)
+        splitter.setChildrenCollapsible(False)
+        self.details.setMinimumHeight(8 * self.fontMetrics().lineSpacing())
         centre = QWidget()
+        centre.setMinimumWidth(_CENTRE_MIN_WIDTH)  # a small window narrows the tree, not this
         centre_layout = QVBoxLayout(centre)
         centre_layout.setContentsMargins(0, 0, 0, 0)
         centre_layout.addWidget(splitter, 1)
@@ -289,7 +305,8 @@ class MainWindow(QMainWindow):
         )
 
     def _connect_signals(self) -> None:
-        self.search.textChanged.connect(self.proxy.set_search)
+        self.search.textChanged.connect(self._on_search_text_changed)
+        self.proxy.rowsInserted.connect(self._on_proxy_rows_inserted)
         self._quick_group.buttonClicked.connect(self._on_quick_clicked)
         self.tree.node_selected.connect(self._on_tree_node_selected)
         self.tree.action_requested.connect(self._on_tree_action_requested)
@@ -380,16 +397,40 @@ class MainWindow(QMainWindow):
                 if isinstance(root.load_state, Loaded)
                 else "Signing in and listing tenants…"
             )
+        elif self.proxy.filtering and self.proxy.rowCount() == 0:
+            text = self.proxy.empty_words(self.search.text())
         self.tree_note.setText(text.strip())
         self.tree_note.setVisible(bool(text))
+
+    def _on_search_text_changed(self, text: str) -> None:
+        self.proxy.set_search(text)
+        self._show_hits()
+
+    def _on_proxy_rows_inserted(self, *_args: object) -> None:
+        if self.proxy.filtering and not self._hits_pending:
+            self._hits_pending = True  # rows come in pages: expand once they settle
+            QTimer.singleShot(0, self, self._show_hits)
+
+    def _show_hits(self) -> None:
+        """Expand the rows leading to search hits; say so when nothing matches."""
+        self._hits_pending = False
+        if self.proxy.filtering:
+            self._expand_shown(QModelIndex())
+        self._update_tree_note()
+
+    def _expand_shown(self, parent: QModelIndex) -> None:
+        for row in range(self.proxy.rowCount(parent)):
+            index = self.proxy.index(row, 0, parent)
+            if self.proxy.rowCount(index) > 0:
+                self.tree.expand(index)
+                self._expand_shown(index)
 
     def _on_quick_clicked(self, button: QToolButton) -> None:
         quick = next((q for q, b in self.quick_buttons.items() if b is button), QuickFilter.ALL)
         if quick is not QuickFilter.ALL:
             self.model.load_all_servers()
         self.proxy.set_quick_filter(quick)
-        if quick is not QuickFilter.ALL:
-            self.tree.expandAll()
+        self._show_hits()
 
     def _on_tree_node_selected(self, node: ResourceNode | None) -> None:
         self.details.show_node(node)
@@ -476,6 +517,19 @@ class MainWindow(QMainWindow):
         self._settings.setValue("main/geometry", self.saveGeometry())
         self._settings.setValue("main/state", self.saveState())
         self._settings.sync()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_docks()
+
+    def _fit_docks(self) -> None:
+        """Docks keep their size when the window shrinks; give the centre its share back."""
+        tree_max = max(320, int(self.width() * _TREE_SHARE))
+        if self.tree_dock.isVisible() and self.tree_dock.width() > tree_max:
+            self.resizeDocks([self.tree_dock], [tree_max], Qt.Orientation.Horizontal)
+        bottom_max = max(160, int(self.height() * _BOTTOM_SHARE))
+        if self.bottom_dock.isVisible() and self.bottom_dock.height() > bottom_max:
+            self.resizeDocks([self.bottom_dock], [bottom_max], Qt.Orientation.Vertical)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()

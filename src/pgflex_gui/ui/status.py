@@ -94,12 +94,28 @@ def _stale(protection: ServerProtection | None, now: datetime | None) -> bool:
 
 
 def server_words(protection: ServerProtection | None, *, now: datetime | None = None) -> str:
-    """:func:`protection_words`, with ``backup overdue`` for a stale protected server."""
+    """:func:`protection_words`; a stale protected server says ``Backup overdue (vault)``.
+
+    Short enough for the status column (the amber colour and the vault say it is protected).
+    """
     words = protection_words(protection)
     if _stale(protection, now):
-        overdue = "no recent backup" if protection.last_backup is None else "backup overdue"  # type: ignore[union-attr]
-        words = words.replace("Protected", f"Protected, {overdue}", 1)
+        overdue = "No recent backup" if protection.last_backup is None else "Backup overdue"  # type: ignore[union-attr]
+        words = words.replace("Protected", overdue, 1)
     return words
+
+
+def overdue_words(protection: ServerProtection | None, *, now: datetime | None = None) -> str:
+    """Why a protected server's backup counts as overdue, for the details pane ("" if not)."""
+    if not _stale(protection, now):
+        return ""
+    assert protection is not None
+    if protection.last_backup is None:
+        return "No recovery point in the last 35 days: check the vault's backup jobs."
+    return (
+        f"The last backup was {age_words(protection.last_backup, now=now)}: more than 8 days "
+        "for a weekly schedule. Check the vault's backup jobs."
+    )
 
 
 def server_colour(protection: ServerProtection, *, now: datetime | None = None) -> str:

@@ -296,6 +296,7 @@ class WorkflowActions:
             ServicePort(services.protection, services.inventory),
             instance,
             retention=RetentionKind(choice),
+            label=server_label(node),
         )
         self._runner.submit(job, "arm-write")
 

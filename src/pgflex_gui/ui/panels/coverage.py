@@ -15,7 +15,7 @@ from PySide6.QtCharts import (
     QHorizontalStackedBarSeries,
     QValueAxis,
 )
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QMargins, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -23,6 +23,8 @@ from pgflex_gui.ui.status import STALE_COLOUR, is_stale, protection_colour
 from pgflex_gui.ui.tree.nodes import NodeKind, ProtectionStatus, ResourceNode
 
 __all__ = ["Coverage", "CoveragePanel", "compute_coverage"]
+
+CHART_MIN_HEIGHT = 210
 
 _ORDER = (
     (ProtectionStatus.PROTECTED, "Protected"),
@@ -84,7 +86,10 @@ class CoveragePanel(QWidget):
         self._chart.setTitle("Servers by protection status")
         self._view = QChartView(self._chart)
         self._view.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self._view.setMinimumHeight(160)
+        # tall enough that Qt Charts keeps the subscription names and counts (1024×700)
+        self._chart.setMargins(QMargins(2, 2, 2, 2))
+        self._chart.layout().setContentsMargins(0, 0, 0, 0)
+        self._view.setMinimumHeight(CHART_MIN_HEIGHT)
         self._stale = QLabel()
         self._stale.setWordWrap(True)
         layout = QVBoxLayout(self)

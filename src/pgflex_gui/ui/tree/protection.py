@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pgflex_gui.domain.models import BackupInstance, FlexServer, Vault
 from pgflex_gui.domain.protection import instance_rank
+from pgflex_gui.ui.describe import state_words
 from pgflex_gui.ui.status import protection_from_state
 from pgflex_gui.ui.tree.nodes import ProtectionStatus, ServerProtection
 
@@ -47,7 +48,7 @@ class ProtectionIndex:
             vault_name=vault.name,
             instance_id=str(instance.id),
             policy_name=instance.policy_id.name if instance.policy_id else "",
-            detail=instance.error_message or instance.protection_state.value,
+            detail=instance.error_message or state_words(instance.protection_state),
             last_backup=last_backup,
             vault=vault,
             instance=instance,

@@ -60,6 +60,21 @@ class ResourceFilterProxyModel(QSortFilterProxyModel):
     def quick(self) -> QuickFilter:
         return self._quick
 
+    @property
+    def filtering(self) -> bool:
+        """True while a search or a quick filter hides rows."""
+        return bool(self._terms) or self._quick is not QuickFilter.ALL
+
+    def empty_words(self, search: str) -> str:
+        """What to say when the filter leaves no row ("No server matches “x”.")."""
+        if self._terms:
+            return f"No server matches “{search.strip()}”."
+        if self._quick is QuickFilter.UNPROTECTED:
+            return "Every server listed so far is protected."
+        if self._quick is QuickFilter.PROBLEMS:
+            return "No server has a problem."
+        return ""
+
     def set_search(self, text: str) -> None:
         self.beginFilterChange()
         self._terms = text.lower().split()

@@ -341,7 +341,12 @@ class PolicyWizard(QWizard):
             return
         kind = RetentionKind.parse(str(self.done_page.retention.currentData() or "Default"))
         for instance in self._result.instances:
-            job = AdhocBackupJob(self._services.protection, instance.id, retention=kind)
+            job = AdhocBackupJob(
+                self._services.protection,
+                instance.id,
+                retention=kind,
+                label=instance.friendly_name or instance.datasource_id.name,
+            )
             handle = self._runner.submit(job, "arm-write")
             self._adhoc_ids.add(handle.id)
             self.job_started.emit(handle.id)

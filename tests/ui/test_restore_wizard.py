@@ -228,3 +228,48 @@ def test_a_server_node_finds_its_instance_even_when_the_vault_is_not_expanded() 
     assert source.vault == vault
     assert source.instance == instance
     assert source.server == server
+
+
+def test_download_folder_starts_with_the_settings_folder(
+    qtbot: Any, add_self_deleting: Any, inventory: FakeInventory, inline_tasks: TaskManager,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from pgflex_gui.settings import Settings, load_settings, save_settings
+
+    monkeypatch.setenv("PGFLEX_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "restores-here"
+    save_settings(Settings(download_dir=str(folder)))
+    assert load_settings().effective_download_dir() == folder
+    measured: list[str] = []
+
+    def free(path: str) -> int:
+        measured.append(path)
+        return 50 * 1024**3
+
+    wiz = open_restore_wizard(None, source=_source(inventory), inventory=inventory,
+                              storage=FakeStorage(), start_restore=lambda _p: "job-1",
+                              tasks=inline_tasks, free_space=free)  # fmt: skip
+    add_self_deleting(wiz)
+    assert wiz.flow.draft.download_dir == str(folder)
+    assert wiz.server_page.download.text() == str(folder)
+    # Typing a path key by key (most of them not existing yet) logs no traceback.
+    wiz.server_page.download.clear()
+    qtbot.keyClicks(wiz.server_page.download, str(tmp_path / "new" / "deeper"))
+    assert wiz.flow.draft.download_dir == str(tmp_path / "new" / "deeper")
+    assert not [r for r in caplog.records if r.exc_info], caplog.records
+    assert measured
+
+
+def test_download_folder_without_settings_is_the_default(
+    add_self_deleting: Any, inventory: FakeInventory, inline_tasks: TaskManager,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from pgflex_gui import paths
+
+    monkeypatch.setenv("PGFLEX_HOME", str(tmp_path / "home"))
+    assert not paths.settings_path().exists()
+    wiz = open_restore_wizard(None, source=_source(inventory), inventory=inventory,
+                              storage=FakeStorage(), start_restore=lambda _p: "job-1",
+                              tasks=inline_tasks, free_space=lambda _p: 1)  # fmt: skip
+    add_self_deleting(wiz)
+    assert wiz.server_page.download.text() == str(paths.download_dir())

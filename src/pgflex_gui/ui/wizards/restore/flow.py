@@ -1005,8 +1005,13 @@ class RestoreFlow:
             roles=d.roles,
             jobs=d.jobs,
             stop_on_first_failure=d.stop_on_first_failure,
-            download_dir=d.download_dir,
+            download_dir=d.incident_folder if self._reads_a_folder else d.download_dir,
         )
+
+    @property
+    def _reads_a_folder(self) -> bool:
+        """The files are in a local folder: nothing is downloaded."""
+        return self.incident_mode and self.draft.incident is IncidentSource.FOLDER
 
     def commit_fixes(self) -> list[Fix]:
         """The fixes to run before the restore starts (in this order)."""
@@ -1049,7 +1054,7 @@ class RestoreFlow:
         rows.append(("Roles", "restore" if d.roles else "skip"))
         rows.append(("Parallel jobs", str(d.jobs) if d.jobs else "automatic"))
         rows.append(("Stop on first failure", "yes" if d.stop_on_first_failure else "no"))
-        if d.download_dir:
+        if d.download_dir and not self._reads_a_folder:
             rows.append(("Download folder", d.download_dir))
         return rows
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QWidget, QWizard
 from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.domain.models import BackupInstance, FlexServer, RecoveryPoint, Vault
 from pgflex_gui.jobs.restore_plan_file import RestorePlanFile
+from pgflex_gui.settings import load_settings
 from pgflex_gui.ui.tasks import TaskManager
 from pgflex_gui.ui.wizards.restore.flow import InvalidPlan, RestoreFlow, RestoreSource, Step
 from pgflex_gui.ui.wizards.restore.pages import (
@@ -216,13 +217,19 @@ def open_restore_wizard(
     roles: Any = None,
     keystore: Any = None,
     free_space: Callable[[str], int] | None = None,
+    download_dir: str | None = None,
 ) -> RestoreWizard:
     """Build and show (non-modal) the restore wizard; returns it.
 
     ``source`` is a :class:`RestoreSource` or a tree node (server or backup instance).
     ``start_restore(plan) -> job id`` queues the restore job (e.g. on the JobRunner).
+    ``download_dir`` starts the download folder; None: the one Settings has (or its default).
     """
     flow = RestoreFlow(source_from_node(source))
+    if download_dir is None:
+        download_dir = str(load_settings().effective_download_dir())
+    if download_dir and not flow.draft.download_dir:
+        flow.update(download_dir=download_dir)
     services = RestoreServices(
         inventory=inventory,
         storage=storage,

@@ -193,6 +193,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     activity = getattr(getattr(comp.log_setup, "activity", None), "subscribe", None)
     qsettings = QSettings()
+    from pgflex_gui.cli import doctor_report
     from pgflex_gui.ui.tree.follow import touched_resources
     from pgflex_gui.ui.workflows import WorkflowActions
 
@@ -222,6 +223,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         runner_bridge=bridge,
         job_titles=job_title,
         job_resources=job_resources,
+        doctor=lambda: doctor_report(5.0),
         cancel_job=cancel_job,
         activity_source=activity,
         window_icon=QIcon(str(RESOURCES / "pgflex-gui.svg")),

@@ -136,6 +136,9 @@ def _doctor_report(timeout: float) -> dict[str, Any]:
     return report
 
 
+doctor_report = _doctor_report  # Help > Check this machine… shows the same checks
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     report = _doctor_report(args.timeout)
     if args.json:

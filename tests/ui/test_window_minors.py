@@ -137,3 +137,55 @@ def test_backup_instance_details_and_tooltips_say_states_in_words(
     rows = dict(window.details.rows())
     assert rows["Protection"] in {"Protected", "Protection error"}
     assert not rows["Server"].startswith("/subscriptions/")
+
+
+def test_context_menu_disables_what_would_refuse_and_says_why(window: MainWindow) -> None:
+    def entries(name: str) -> dict[str, tuple[bool, str]]:
+        menu = window.tree.context_menu(_server(window, name))
+        try:
+            return {a.text(): (a.isEnabled(), a.toolTip()) for a in menu.actions() if a.text()}
+        finally:
+            menu.deleteLater()
+
+    dev = entries("pg-dev")  # not protected
+    assert dev["Configure backup…"][0]
+    assert dev["Backup now"] == (False, "This server is not protected, so it has no backups.")
+    assert not dev["Restore…"][0]
+    legacy = entries("pg-legacy")  # not protected and stopped
+    assert legacy["Configure backup…"] == (False, "The server is Stopped; start it first.")
+    orders = entries("pg-orders")  # protected
+    assert orders["Configure backup…"] == (False, "Already protected by vault vault-weu.")
+    assert orders["Backup now"][0]
+    assert orders["Restore…"][0]
+    assert orders["Refresh"][0]
+
+
+def test_help_check_this_machine_runs_the_doctor_in_the_background(
+    qtbot: Any, qsettings: Any, inventory: FakeInventory, tasks: Any, now: Any
+) -> None:
+    from pgflex_gui.cli import doctor_report
+
+    win = MainWindow(
+        inventory=inventory,
+        tasks=tasks,
+        settings=qsettings,
+        now=now,
+        doctor=lambda: doctor_report(5.0),
+    )
+    qtbot.addWidget(win)
+    assert win.doctor_action.isEnabled()
+    assert "Check this machine…" in [
+        a.text() for m in win.menuBar().actions() if m.menu() for a in m.menu().actions()
+    ]
+    dialog = win.show_doctor()
+    assert dialog is not None
+    assert "Checking" in dialog.body.text()  # shown at once, the checks still running
+    qtbot.waitUntil(lambda: bool(dialog.lines), timeout=20_000)
+    checks = [c for c, _f, _ok in dialog.lines]
+    assert "Keyring" in checks
+    assert "Sign-in cache" in checks
+    assert "Cloud" in checks
+    assert "[ok] Keyring" in dialog.text() or "[WARNING] Keyring" in dialog.text()
+    dialog.close()
+    qtbot.waitUntil(lambda: tasks.pending == 0, timeout=10_000)
+    win.close()

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from pgflex_gui.domain.errors import AppError
 from pgflex_gui.domain.ports import InventoryPort
 from pgflex_gui.ui.about import AboutDialog, default_about_info
+from pgflex_gui.ui.dialogs.doctor import DoctorDialog
 from pgflex_gui.ui.errors import ErrorPresenter, ErrorToast
 from pgflex_gui.ui.icons import Icons
 from pgflex_gui.ui.notify import DesktopNotifier
@@ -112,6 +113,7 @@ class MainWindow(QMainWindow):
         runner_bridge: RunnerBridge | None = None,
         job_titles: Callable[[str], str] | None = None,
         job_resources: Callable[[str], list[str]] | None = None,
+        doctor: Callable[[], dict[str, Any]] | None = None,
         cancel_job: Callable[[str], None] | None = None,
         activity_source: Callable[..., object] | None = None,
         open_url: Callable[[str], object] | None = None,
@@ -133,6 +135,8 @@ class MainWindow(QMainWindow):
         self._portal_base = portal_base
         self._about: AboutDialog | None = None
         self._job_resources = job_resources
+        self._doctor = doctor
+        self._doctor_dialog: DoctorDialog | None = None
         self._hits_pending = False
         now = now or (lambda: datetime.now(UTC))
 
@@ -300,6 +304,9 @@ class MainWindow(QMainWindow):
         tools.addSeparator()
         tools.addAction(self._action("Settings…", lambda: self._dispatch("settings", None)))
         help_menu = bar.addMenu("&Help")
+        self.doctor_action = self._action("Check this machine…", self.show_doctor)
+        self.doctor_action.setEnabled(self._doctor is not None)
+        help_menu.addAction(self.doctor_action)
         help_menu.addAction(
             self._action("About pgflex-gui", self.show_about, icon=sp.SP_MessageBoxInformation)
         )
@@ -376,6 +383,17 @@ class MainWindow(QMainWindow):
         self._about.show()
         self._about.raise_()
         return self._about
+
+    def show_doctor(self) -> DoctorDialog | None:
+        """Help > Check this machine…: ``pgflex doctor``'s checks, run in the background."""
+        if self._doctor is None:
+            return None
+        if self._doctor_dialog is None:
+            self._doctor_dialog = DoctorDialog(self._doctor, self._tasks, self)
+        self._doctor_dialog.show()
+        self._doctor_dialog.raise_()
+        self._doctor_dialog.run()
+        return self._doctor_dialog
 
     def _subscription_ids(self) -> list[str]:
         return [

@@ -15,7 +15,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import QHeaderView, QMenu, QTreeView, QWidget
 
-from pgflex_gui.domain.models import BackupInstance, ProtectionState
+from pgflex_gui.domain.models import BackupInstance, FlexServer, ProtectionState
 from pgflex_gui.ui.tree.model import Column, ResourceTreeModel, Roles
 from pgflex_gui.ui.tree.nodes import NodeKind, ProtectionStatus, ResourceNode
 
@@ -204,19 +204,58 @@ class ResourceTreeView(QTreeView):
             items.append((NodeAction.OPEN_PORTAL, "Open in Azure portal"))
         return items
 
+    def why_not(self, action: NodeAction, node: ResourceNode) -> str:
+        """Why ``action`` can't run on ``node`` now ("" when it can): the entry is disabled
+        and says so in its tooltip and the status bar, instead of refusing after a click."""
+        p = node.protection
+        if node.kind is NodeKind.SERVER and isinstance(node.ref, FlexServer):
+            status = p.status if p is not None else ProtectionStatus.UNKNOWN
+            if action is NodeAction.CONFIGURE_BACKUP:
+                if status is ProtectionStatus.UNKNOWN:
+                    return "Still checking whether this server is protected."
+                if p is not None and p.instance_id:
+                    return f"Already protected by vault {p.vault_name}."
+                if node.ref.state.lower() != "ready":
+                    return f"The server is {node.ref.state}; start it first."
+            if action in (NodeAction.BACKUP_NOW, NodeAction.RESTORE) and not (
+                p is not None and p.instance_id
+            ):
+                if status is ProtectionStatus.UNKNOWN:
+                    return "Still checking whether this server is protected."
+                return "This server is not protected, so it has no backups."
+            if action is NodeAction.BACKUP_NOW and status is ProtectionStatus.SUSPENDED:
+                return "Protection is stopped; resume it first."
+        if (
+            action is NodeAction.BACKUP_NOW
+            and isinstance(node.ref, BackupInstance)
+            and node.ref.protection_state in _STOPPED
+        ):
+            return "Protection is stopped; resume it first."
+        return ""
+
     def _on_self_context_menu(self, pos: QPoint) -> None:
         node = self.node_at(self.indexAt(pos))
         if node is None:
             return
+        self.context_menu(node).popup(self.viewport().mapToGlobal(pos))
+
+    def context_menu(self, node: ResourceNode) -> QMenu:
+        """The node's menu: entries that can't run now are disabled with the reason."""
         menu = QMenu(self)
+        menu.setToolTipsVisible(True)
         for action, text in self.actions_for(node):
             if action is NodeAction.REFRESH and not menu.isEmpty():
                 menu.addSeparator()
             entry = menu.addAction(text)
+            reason = self.why_not(action, node)
+            if reason:
+                entry.setEnabled(False)
+                entry.setToolTip(reason)
+                entry.setStatusTip(reason)
             entry.triggered.connect(
                 lambda _=False, a=action, n=node: self.action_requested.emit(a.value, n)
             )
-        menu.popup(self.viewport().mapToGlobal(pos))
+        return menu
 
     def _on_selection_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self.node_selected.emit(self.node_at(current))

@@ -92,6 +92,7 @@ class SessionActions:
             tasks=self.tasks,
             save=self.holder.save,
             keyring_info=self.keystores.describe,
+            running_on=self.session.cloud_name() if hasattr(self.session, "cloud_name") else "",
             parent=self.window,
         )
         dialog.saved.connect(self._on_settings_saved)

@@ -137,3 +137,14 @@ def test_keyring_line(qtbot: Any, tasks: Any, home: Path) -> None:
     dialog = make_dialog(qtbot, tasks, Settings(), keyring_info=describe)
     qtbot.waitUntil(lambda: "session only" in dialog.keyring_label.text(), timeout=10_000)
     assert "session memory" in dialog.keyring_label.text()
+
+
+def test_settings_say_the_session_runs_on_the_sandbox(qtbot: Any, tasks: Any) -> None:
+    dialog = make_dialog(qtbot, tasks, Settings(), running_on="Sandbox")
+    assert dialog.running_on.isVisible()
+    assert dialog.running_on.text().startswith("Sandbox (local)")
+    assert dialog.cloud.currentText() == "AzureCloud"  # what a sign-in will use, still editable
+    dialog.close()
+    plain = make_dialog(qtbot, tasks, Settings(), running_on="AzureCloud")
+    assert not plain.running_on.isVisible()
+    plain.close()

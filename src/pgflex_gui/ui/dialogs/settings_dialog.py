@@ -102,6 +102,7 @@ class SettingsDialog(QDialog):
         tasks: TaskManager,
         save: Callable[[Settings], Any],
         keyring_info: Callable[[], str] | None = None,
+        running_on: str = "",
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -126,6 +127,20 @@ class SettingsDialog(QDialog):
         self.ca_bundle.setPlaceholderText("PEM file of a private CA (optional)")
         cloud_box = QGroupBox("Cloud")
         cloud_form = QFormLayout(cloud_box)
+        # the cloud this session runs on, when it is not the configured one (the sandbox)
+        sandbox = running_on.lower() == "sandbox"
+        self.running_on = QLabel(
+            "Sandbox (local): this session runs on the local sandbox. The cloud below is "
+            "used when you sign in to Azure."
+            if sandbox
+            else running_on
+        )
+        self.running_on.setObjectName("RunningOn")
+        self.running_on.setWordWrap(True)
+        cloud_form.addRow("Running on", self.running_on)
+        cloud_form.setRowVisible(
+            self.running_on, bool(running_on) and (sandbox or running_on != settings.cloud)
+        )
         cloud_form.addRow("Cloud", self.cloud)
         cloud_form.addRow("ARM endpoint", self.arm_endpoint)
         cloud_form.addRow("Authority host", self.authority_host)

@@ -26,6 +26,9 @@ from pgflex_gui.jobs.manage import Confirmation
 __all__ = ["ConfirmDialog", "confirm", "confirm_choice"]
 
 
+DIALOG_MIN_WIDTH = 560
+
+
 class ConfirmDialog(QDialog):
     """Show a :class:`Confirmation`; optionally let the user pick one of several of them.
 
@@ -43,6 +46,8 @@ class ConfirmDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("ConfirmDialog")
         self.setModal(True)
+        # wrapped labels report a narrow size hint: give the explanations room for their lines
+        self.setMinimumWidth(DIALOG_MIN_WIDTH)
         self._choices = list(choices)
         self.text = QLabel()
         self.text.setObjectName("confirm_text")

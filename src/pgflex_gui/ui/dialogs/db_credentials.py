@@ -62,6 +62,7 @@ class DbCredentialsDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("DbCredentialsDialog")
+        self.setMinimumWidth(520)  # its note and the issues wrap into a few lines, not a column
         self.setWindowTitle(f"Databases of {server.name}")
         self.server = server
         host, port, self._sslmode = server_endpoint(server)

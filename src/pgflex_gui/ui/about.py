@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import Qt, qVersion
-from PySide6.QtGui import QGuiApplication, QShowEvent
+from PySide6.QtGui import QGuiApplication, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -72,6 +72,9 @@ class AboutDialog(QDialog):
         table.verticalHeader().setVisible(False)
         table.horizontalHeader().setStretchLastSection(True)
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        # long rows (the PostgreSQL tools found, with their folders) wrap instead of eliding
+        table.setWordWrap(True)
+        table.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.table = table
         self.refresh()
         copy = QPushButton("Copy")
@@ -94,8 +97,15 @@ class AboutDialog(QDialog):
         self.table.setRowCount(len(self.info))
         for row, (name, version) in enumerate(self.info.items()):
             self.table.setItem(row, 0, QTableWidgetItem(name))
-            self.table.setItem(row, 1, QTableWidgetItem(version))
+            item = QTableWidgetItem(version)
+            item.setToolTip(version)
+            self.table.setItem(row, 1, item)
         self.table.resizeColumnToContents(0)
+        self.table.resizeRowsToContents()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.table.resizeRowsToContents()  # the wrapped rows follow the new width
 
     def showEvent(self, event: QShowEvent) -> None:
         self.refresh()

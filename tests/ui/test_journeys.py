@@ -97,6 +97,7 @@ class App:
     bridge: RunnerBridge
     journals: Path
     qtbot: Any
+    keystore: MemoryKeystore
 
     # -- the tree --------------------------------------------------------------------------
     def reveal(self, *path: tuple[NodeKind, str]) -> ResourceNode:
@@ -242,7 +243,8 @@ def app(qtbot: Any, qsettings: Any, tasks: TaskManager, sandbox: Any, tmp_path: 
     inventory = AzureInventory(factory, credential_for_tenant=for_tenant)
     journals = tmp_path / "journals"
     runner = JobRunner(journals=JournalStore(journals))
-    comp = Composition(runner=runner, keystore=Keystores(MemoryKeystore()))
+    keystore = MemoryKeystore()
+    comp = Composition(runner=runner, keystore=Keystores(keystore))
     services = build_services(comp, factory, inventory, credential)
     bridge = RunnerBridge()
     unsubscribe = bridge.attach(runner)
@@ -267,7 +269,7 @@ def app(qtbot: Any, qsettings: Any, tasks: TaskManager, sandbox: Any, tmp_path: 
     window.show()
     window.start()
     try:
-        yield App(window, runner, bridge, journals, qtbot)
+        yield App(window, runner, bridge, journals, qtbot, keystore)
     finally:
         unsubscribe()
         workflows.close()
@@ -365,6 +367,17 @@ def test_journey_restore_from_a_server_node(app: App, sandbox: Any, tmp_path: Pa
     done = app.wait_finished(job_id)
     app.bridge.progress.disconnect(on_progress)
     assert all(stage == "Done" for _name, stage, _done in dialog.rows()), dialog.rows()
+    # Per database, the exact pg_restore command line and its output; never a secret on it.
+    dialog.table.selectRow(0)
+    db = dialog.selected()
+    command = dialog.command.text()
+    assert "pg_restore" in command
+    assert f" -d {db} " in command
+    assert " -w " in command  # never prompts: the password goes through the environment
+    secrets = [v for v in app.keystore.data.values() if v]
+    assert secrets  # the new server's generated admin password
+    assert not [v for v in secrets if v in command]
+    assert "pg_restore:" in dialog.output.toPlainText()
     dialog.close()
     _assert_succeeded(app, sandbox, job_id, server, done)
     # One bar that never went backwards, and no "0 s left" while most of the work remained.

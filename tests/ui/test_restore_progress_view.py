@@ -81,6 +81,19 @@ def test_running_restore_row_and_progress_per_database(qtbot: Any, panel: Any) -
     tracker.update("sales", stage=DbStage.RESTORE, objects_done=12, objects_total=40)
     _send(bridge, tracker, "sales: restoring")
     assert dialog.rows()[0] == ("sales", "Restore", "12 of 40 objects")
+    # The exact command line and the live output of one database, on demand.
+    tracker.update("sales", command="/usr/bin/pg_restore -h h -p 5432 -U admin -d sales -w x.dump")
+    tracker.output("sales", 'pg_restore: creating TABLE "public.orders"')
+    _send(bridge, tracker, "sales: restoring")
+    assert dialog.command.text() == ""  # nothing chosen yet
+    dialog.table.selectRow(0)
+    assert dialog.selected() == "sales"
+    assert dialog.command.text().endswith("-d sales -w x.dump")
+    assert dialog.output.toPlainText() == 'pg_restore: creating TABLE "public.orders"'
+    tracker.output("sales", 'pg_restore: creating INDEX "public.orders_pkey"')
+    _send(bridge, tracker, "sales: restoring")
+    assert dialog.output.toPlainText().splitlines()[-1].endswith('"public.orders_pkey"')
+    assert len(dialog.output.toPlainText().splitlines()) == 2
     assert dialog.bar.value() >= int(high * 1000)
     assert dialog.eta.text() == _cell(widget, 3)
 

@@ -209,8 +209,11 @@ class FakePg:
     def restore(self, target: PgTarget, name: str, path: Path, info: FileInfo, *, jobs: int,
                 keep_owners: bool, keep_privileges: bool, toc: Toc | None,
                 on_progress: Callable[[ProgressEvent], None],
-                cancel: Callable[[], bool]) -> ProcessOutcome:  # fmt: skip
+                cancel: Callable[[], bool],
+                on_output: Callable[[str], None] | None = None) -> ProcessOutcome:  # fmt: skip
         self.ev.add("restore-start", name)
+        if on_output is not None:
+            on_output(f"$ pg_restore -d {name} {path.name}")
         self.restore_started.set()
         on_progress(ProgressEvent(1, 2, "creating", "TABLE", "t"))
         if self.cancel_during == name and self.token is not None:

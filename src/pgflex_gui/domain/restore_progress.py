@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 __all__ = [
+    "OUTPUT_LINES",
     "DbProgress",
     "DbStage",
     "ProgressTracker",
@@ -29,6 +30,7 @@ RESTORE_SHARE = 0.55
 VERIFY_SHARE = 0.10
 MIN_WINDOW_S = 2.0  # no estimate before the rate was measured this long
 WINDOW_S = 30.0
+OUTPUT_LINES = 500
 
 
 class DbStage(Enum):
@@ -60,6 +62,7 @@ class DbProgress:
     objects_done: int = 0
     objects_total: int = 0
     command: str = ""  # the pg_restore command line (no secret is ever on it)
+    output: tuple[str, ...] = ()  # its latest output lines (at most OUTPUT_LINES)
 
     @property
     def fraction(self) -> float:
@@ -140,6 +143,12 @@ class ProgressTracker:
         """Change fields of one database (``stage``, ``bytes_done``, ``objects_done`` …)."""
         current = self._dbs.get(name) or DbProgress(name)
         self._dbs[name] = replace(current, **changes)  # type: ignore[arg-type]
+
+    def output(self, name: str, line: str) -> None:
+        """One more output line of ``name``'s restore (the oldest go past OUTPUT_LINES)."""
+        current = self._dbs.get(name) or DbProgress(name)
+        lines = (*current.output, line)[-OUTPUT_LINES:]
+        self._dbs[name] = replace(current, output=lines)
 
     def work_fraction(self) -> float:
         """The work done now, 0..1 (may go down when a total grows; see ``snapshot``)."""

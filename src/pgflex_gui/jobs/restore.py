@@ -253,7 +253,10 @@ class PgRunner(Protocol):
         toc: Toc | None,
         on_progress: Callable[[ProgressEvent], None],
         cancel: Callable[[], bool],
-    ) -> ProcessOutcome: ...
+        on_output: Callable[[str], None] | None = None,
+    ) -> ProcessOutcome:
+        """Restore one database; ``on_output`` gets "$ <command line>" first, then each line."""
+        ...
 
     def prepare_owners(self, target: PgTarget, toc: Toc) -> OwnerGrants:
         """Grant the admin membership in the archive's owning roles where it can."""
@@ -1302,7 +1305,16 @@ class RestoreEngine:
             toc=toc,
             on_progress=on_progress,
             cancel=lambda: ctx.cancelled,
+            on_output=lambda line: self._output(name, line),
         )
+
+    def _output(self, name: str, line: str) -> None:
+        """One line of a database's pg_restore (or psql) output, or its "$ command"."""
+        with self._lock:
+            if line.startswith("$ "):
+                self._tracker.update(name, command=line[2:])
+            else:
+                self._tracker.output(name, line)
 
     def _prepare_owners(self, ctx: JobContext, db: DbResult, tgt: PgTarget, toc: Toc) -> bool:
         """Make the admin able to give ``db``'s objects their owners; False = ``--no-owner``."""

@@ -8,6 +8,7 @@ and ``azure.servers.TargetServerService`` (the target server), both built from t
 from __future__ import annotations
 
 import logging
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,6 +99,7 @@ class LocalPgRunner:
         toc: dumps.Toc | None,
         on_progress: Callable[[ProgressEvent], None],
         cancel: Callable[[], bool],
+        on_output: Callable[[str], None] | None = None,
     ) -> ProcessOutcome:
         c = target.conn
         if info.kind.is_archive:
@@ -118,11 +120,14 @@ class LocalPgRunner:
                 self._tool(ToolKind.PSQL), sql_file=path, dbname=name, host=c.host,
                 port=c.port, user=c.user,
             )  # fmt: skip
+        if on_output is not None:  # the password is never on it: PGPASSWORD in the child's env
+            on_output("$ " + shlex.join(argv))
         return run_restore(
             argv,
             password=target.password,
             cancel=cancel,
             on_progress=on_progress,
+            on_line=on_output,
             toc=toc,
             sslmode=c.sslmode,
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pgflex_gui.domain.restore_progress import (
+    OUTPUT_LINES,
     DbProgress,
     DbStage,
     ProgressTracker,
@@ -122,6 +123,13 @@ def test_snapshot_names_databases_and_stage() -> None:
     tracker.created("Server pg-new")
     tracker.created("Server pg-new")
     assert tracker.snapshot().created == ("Server pg-new",)
+    for i in range(OUTPUT_LINES + 3):
+        tracker.output("a", f"line {i}")
+    out = tracker.snapshot().database("a")
+    assert out is not None
+    assert len(out.output) == OUTPUT_LINES
+    assert out.output[-1] == f"line {OUTPUT_LINES + 2}"
+    assert out.output[0] == "line 3"
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from pgflex_gui.domain.errors import AppError
 from pgflex_gui.domain.restore_outcome import OutcomeKind, RestoreFailed, RestoreOutcome, Stage
-from pgflex_gui.domain.restore_progress import RestoreProgress
+from pgflex_gui.domain.restore_progress import OUTPUT_LINES, RestoreProgress
 from pgflex_gui.ui.wizards.restore.flow import ReadAccess
 
 __all__ = ["JobDetailsDialog", "JobProgressDialog", "JobRequest"]
@@ -187,6 +188,20 @@ class JobProgressDialog(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setColumnWidth(1, 170)
         self.table.setColumnWidth(2, 170)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.table.itemSelectionChanged.connect(self._on_table_item_selection_changed)
+        self.command = QLineEdit()
+        self.command.setObjectName("command")
+        self.command.setReadOnly(True)
+        self.command.setPlaceholderText("Choose a database for its pg_restore command and output")
+        self.output = QPlainTextEdit()
+        self.output.setObjectName("output")
+        self.output.setReadOnly(True)
+        self.output.setMaximumBlockCount(OUTPUT_LINES)
+        self.output.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self._detail: RestoreProgress | None = None
+        self._shown: tuple[str, int, str] | None = None  # name, lines shown, last line
         top = QHBoxLayout()
         top.addWidget(self.bar, 1)
         top.addWidget(self.eta)
@@ -196,7 +211,40 @@ class JobProgressDialog(QDialog):
         layout.addWidget(self.stage)
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
+        layout.addWidget(QLabel("Command (the password goes through the environment, never here):"))
+        layout.addWidget(self.command)
+        layout.addWidget(self.output, 1)
         layout.addWidget(buttons)
+
+    def selected(self) -> str:
+        """The database whose command and output are shown ("" for none)."""
+        row = self.table.currentRow()
+        item = self.table.item(row, 0) if row >= 0 else None
+        return item.text() if item is not None else ""
+
+    def _on_table_item_selection_changed(self) -> None:
+        self._shown = None
+        self._show_output()
+
+    def _show_output(self) -> None:
+        db = self._detail.database(self.selected()) if self._detail is not None else None
+        if db is None:
+            return
+        if self.command.text() != db.command:
+            self.command.setText(db.command)
+            self.command.setCursorPosition(0)
+        last = db.output[-1] if db.output else ""
+        if self._shown is not None and self._shown[0] == db.name:
+            _name, count, shown_last = self._shown
+            if count == len(db.output) and shown_last == last:
+                return
+            if count < len(db.output):  # only the new lines (the ring keeps OUTPUT_LINES)
+                for line in db.output[count:]:
+                    self.output.appendPlainText(line)
+                self._shown = (db.name, len(db.output), last)
+                return
+        self.output.setPlainText("\n".join(db.output))
+        self._shown = (db.name, len(db.output), last)
 
     def show_progress(self, detail: RestoreProgress, *, fraction: float, eta: str) -> None:
         """Show one snapshot (``fraction`` is the row's, which never goes backwards)."""
@@ -211,6 +259,8 @@ class JobProgressDialog(QDialog):
                     self.table.setItem(row, column, QTableWidgetItem(text))
                 elif item.text() != text:
                     item.setText(text)
+        self._detail = detail
+        self._show_output()
 
     def rows(self) -> list[tuple[str, str, str]]:
         """What the table shows, row by row."""

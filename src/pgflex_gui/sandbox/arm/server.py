@@ -185,9 +185,19 @@ class ArmService:
         """Azure-AsyncOperation, Location and Retry-After for an operation."""
         base = self.base_url
         status_kind = "azureAsyncOperation" if "/locations/" in root else "operationStatus"
+        results_root = root
+        parts = root.strip("/").split("/")
+        if len(parts) > 2 and "backupvaults" in (p.lower() for p in parts):
+            # As recorded (azure-cli-extensions, PG flex backup and restore run): a vault's
+            # Location points at the region's operationResults, not at the vault.
+            vault = self.state.get(root) or {}
+            loc = str(vault.get("location") or "westeurope")
+            results_root = f"/subscriptions/{parts[1]}/providers/Microsoft.DataProtection/" + (
+                f"locations/{loc}"
+            )
         headers = {
             "Azure-AsyncOperation": f"{base}{root}/{status_kind}/{op_id}?api-version=sandbox",
-            "Location": f"{base}{root}/operationResults/{op_id}?api-version=sandbox",
+            "Location": f"{base}{results_root}/operationResults/{op_id}?api-version=sandbox",
         }
         if self.retry_after:
             headers["Retry-After"] = str(self.retry_after)

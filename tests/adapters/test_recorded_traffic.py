@@ -276,11 +276,13 @@ def test_sandbox_validate_for_backup_answers_in_the_recorded_shape(
     }
     token = factory.credential.get_token(factory.cloud.credential_scope).token
     session = requests.Session()
-    session.verify = box.info.ca_bundle
+    ca = box.info.ca_bundle  # per request: REQUESTS_CA_BUNDLE would override session.verify
     session.headers["Authorization"] = f"Bearer {token}"
     try:
         base = box.info.arm_endpoint.rstrip("/")
-        resp = session.post(f"{base}{vault}/validateForBackup?api-version=2026-06-01", json=body)
+        resp = session.post(
+            f"{base}{vault}/validateForBackup?api-version=2026-06-01", json=body, verify=ca
+        )
         assert resp.status_code == rec["validate-for-backup"]["status"] == 202
         recorded_headers = rec["validate-for-backup"]["headers"]
         for name in ("azure-asyncoperation", "location"):
@@ -298,7 +300,7 @@ def test_sandbox_validate_for_backup_answers_in_the_recorded_shape(
         )
         assert shape(resp.headers["Location"]) == shape(recorded_headers["location"])
 
-        status = session.get(resp.headers["Azure-AsyncOperation"]).json()
+        status = session.get(resp.headers["Azure-AsyncOperation"], verify=ca).json()
         recorded_status = rec["operation-status-inprogress"]["body"]
         assert {"id", "name", "status", "startTime"} <= set(status)
         assert set(status) - {"endTime", "error", "properties"} == set(recorded_status) - {

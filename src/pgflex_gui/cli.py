@@ -1,4 +1,4 @@
-"""The ``pgflex`` command: version, doctor, sandbox, restore, and (soon) inventory.
+"""The ``pgflex`` command: version, doctor, sandbox, restore and inventory.
 
 Qt is never imported here: the command works on machines without a display.
 """
@@ -70,11 +70,6 @@ def _cmd_version(args: argparse.Namespace) -> int:
         for key, value in info.items():
             print(f"{key:<{width}}  {value}")
     return 0
-
-
-def _cmd_not_yet(args: argparse.Namespace) -> int:
-    print(f"pgflex {args.command}: not implemented yet", file=sys.stderr)
-    return NOT_IMPLEMENTED
 
 
 def _doctor_report(timeout: float) -> dict[str, Any]:
@@ -209,8 +204,13 @@ def _parser() -> argparse.ArgumentParser:
         add_help=False,
     )
 
-    p = sub.add_parser("inventory", help="list protected servers (not implemented yet)")
-    p.set_defaults(func=_cmd_not_yet)
+    sub.add_parser(
+        "inventory",
+        help="every server with its protection, backup type and newest recovery point "
+        "(pgflex inventory [--sandbox DIR] [--json]); exit 0 all protected and recent, "
+        "1 some unprotected or overdue, 2 listing failed",
+        add_help=False,
+    )
     return parser
 
 
@@ -229,6 +229,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pgflex_gui.restore_cli import main as restore_main
 
         return restore_main(args_list[1:])
+    if args_list[:1] == ["inventory"]:
+        _configure_logging(debug)
+        from pgflex_gui.inventory_cli import main as inventory_main
+
+        return inventory_main(args_list[1:])
     if debug:
         args_list.insert(0, "--debug")
     parser = _parser()

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from pgflex_gui.domain.backup_kind import instance_kind_of, recovery_point_evidence
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.models import (
     PG_FLEX_DATASOURCE_TYPE,
@@ -249,6 +250,8 @@ def flex_server(obj: Any, tenant_id: str = "") -> FlexServer:
         administrator_login=_str(p, "administratorLogin"),
         ha_mode=_str(p, "highAvailability", "mode", default="Disabled"),
         tags=tag_pairs,
+        storage_type=_str(p, "storage", "type"),
+        replication_role=_str(p, "replicationRole"),
     )
 
 
@@ -364,6 +367,7 @@ def backup_instance(obj: Any) -> BackupInstance:
         error_code=_str(error, "code") or None,
         error_message=_str(error, "message") or None,
         provisioning_state=_str(p, "provisioningState", default="Succeeded"),
+        backup_kind=instance_kind_of(d),
     )
 
 
@@ -383,6 +387,7 @@ def recovery_point(obj: Any, region_name: str = "") -> RecoveryPoint:
         expiry=parse_datetime(get(p, "expiryTime")),
         state=_str(p, "recoveryPointState", default="Completed"),
         region=region_name,
+        kind_evidence=recovery_point_evidence(d) or "",
     )
 
 

@@ -99,6 +99,8 @@ class FlexServer:
     administrator_login: str = ""
     ha_mode: str = "Disabled"
     tags: tuple[tuple[str, str], ...] = ()
+    storage_type: str = ""  # properties.storage.type: Premium_LRS | PremiumV2_LRS ("" unknown)
+    replication_role: str = ""  # properties.replicationRole: Primary | AsyncReplica | ...
 
     @property
     def name(self) -> str:
@@ -161,6 +163,8 @@ class BackupInstance:
     error_code: str | None = None
     error_message: str | None = None
     provisioning_state: str = "Succeeded"
+    # "v1" | "v2" | "unknown" (domain.backup_kind.instance_kind_of, the documented marker)
+    backup_kind: str = "v1"
 
     @property
     def name(self) -> str:
@@ -184,6 +188,9 @@ class RecoveryPoint:
     expiry: datetime | None = None
     state: str = "Completed"
     region: str = ""  # set for secondary-region (CRR) points
+    # What the point's own JSON says ("v1" | "v2" | ""): domain.backup_kind.point_kind joins
+    # it with the instance's kind; the field is UNCONFIRMED, so this is mostly "".
+    kind_evidence: str = ""
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from pgflex_gui.domain.models import (
     Tenant,
     Vault,
 )
+from pgflex_gui.domain.payload import get
 
 __all__ = [
     "as_dict",
@@ -81,25 +82,6 @@ def as_dict(obj: Any) -> dict[str, Any]:
         log.debug("Could not convert %r to a dict", type(obj), exc_info=True)
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def get(data: Any, *path: str, default: Any = None) -> Any:
-    """``data[p0][p1]...``, case-insensitive on keys, or ``default`` when anything is missing."""
-    node = data
-    for key in path:
-        if not isinstance(node, Mapping):
-            return default
-        if key in node:
-            node = node[key]
-            continue
-        lower = key.lower()
-        for k, v in node.items():
-            if isinstance(k, str) and k.lower() == lower:
-                node = v
-                break
-        else:
-            return default
-    return default if node is None else node
 
 
 def _str(data: Any, *path: str, default: str = "") -> str:

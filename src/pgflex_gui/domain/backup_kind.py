@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
+from pgflex_gui.domain.payload import get
+
 __all__ = [
     "PG_DATASOURCE_PARAMETERS",
     "BackupKind",
@@ -82,21 +84,7 @@ _LOGICAL_TOKEN = "logicalbackup"
 
 def _get(data: object, *path: str) -> object:
     """``data[p0][p1]...`` with case-insensitive keys; None when anything is missing."""
-    node = data
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        if key in node:
-            node = node[key]
-            continue
-        lower = key.lower()
-        for k, v in node.items():
-            if isinstance(k, str) and k.lower() == lower:
-                node = v
-                break
-        else:
-            return None
-    return node
+    return get(data, *path)
 
 
 def instance_kind_of(instance: Mapping[str, object] | None) -> BackupKind:

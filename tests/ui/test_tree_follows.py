@@ -218,7 +218,7 @@ def test_stop_and_resume_refresh_the_server_and_instance_keeping_expansion_and_s
     again = find(w, NodeKind.BACKUP_INSTANCE, IDS.SOURCE)
     assert again is not None
     assert again is not instance  # the rows were listed again …
-    assert status(w, again) == "Suspended"
+    assert status(w, again) == "Suspended · v1 (logical)"
     assert expanded(w, again)  # … and what was open is open again
     assert expanded(w, again.parent)  # type: ignore[arg-type]
     current = w.tree.current_node()
@@ -235,7 +235,7 @@ def test_stop_and_resume_refresh_the_server_and_instance_keeping_expansion_and_s
     qtbot.waitUntil(settled(w, tasks), timeout=TIMEOUT_MS)
     resumed = find(w, NodeKind.BACKUP_INSTANCE, IDS.SOURCE)
     assert resumed is not None
-    assert status(w, resumed) == "Protected"
+    assert status(w, resumed) == "Protected · v1 (logical)"
     assert w.tree.current_node() is not None
     assert w.tree.current_node().key == point.key  # type: ignore[union-attr]
 
@@ -273,8 +273,8 @@ def test_protect_shows_the_server_protected_and_the_new_instance(
     runner.submit(ProtectJob(plan, service, retry=FAST), "arm-write")
     qtbot.waitUntil(
         lambda: (
-            status(w, server(w, name)).startswith("Protected")  # type: ignore[arg-type]
-            and status(w, server(w, name)).endswith(f"({IDS.VAULT_LRS})")
+            # protected by that vault; amber "No backup yet" until its first recovery point
+            status(w, server(w, name)) == f"No backup yet ({IDS.VAULT_LRS})"  # type: ignore[arg-type]
         ),  # type: ignore[arg-type]
         timeout=TIMEOUT_MS,
     )

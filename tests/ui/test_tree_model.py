@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from PySide6.QtCore import QModelIndex, Qt
 
 from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.domain.models import Subscription, Tenant
+from pgflex_gui.ui.describe import describe
 from pgflex_gui.ui.status import STALE_COLOUR, protection_colour, server_colour
 from pgflex_gui.ui.tasks import TaskManager
 from pgflex_gui.ui.tree.model import Column, ResourceTreeModel, Roles
@@ -256,6 +259,20 @@ def test_groups_and_instances_read_plainly(inline_tasks, inventory, now):
     vault = next(n for n in model.root.walk() if n.kind is NodeKind.VAULT)
     assert text(model, vault, Column.STATUS) == "Geo-redundant"
     instance = next(n for n in model.root.walk() if n.kind is NodeKind.BACKUP_INSTANCE)
-    assert text(model, instance, Column.STATUS) == "Protected"
+    assert text(model, instance, Column.STATUS) == "Protected · v1 (logical)"
     point = next(n for n in model.root.walk() if n.kind is NodeKind.RECOVERY_POINT)
+    assert text(model, point, Column.STATUS).endswith("· v1 (logical)")  # a v1 instance's
+    _title, rows = describe(point)
+    assert dict(rows)["Backup type"].startswith("v1 (logical): ")
+    # A v2 instance: its points are v2 only by their own evidence, else unknown (UNCONFIRMED).
+    parent = point.parent
+    while parent is not None and parent.kind is not NodeKind.BACKUP_INSTANCE:
+        parent = parent.parent
+    assert parent is not None
+    parent.ref = dataclasses.replace(parent.ref, backup_kind="v2")
+    assert text(model, parent, Column.STATUS) == "Protected · v2 (physical)"
+    assert text(model, point, Column.STATUS).endswith("· unknown")
+    point.ref = dataclasses.replace(point.ref, kind_evidence="v2")
+    assert text(model, point, Column.STATUS).endswith("· v2 (physical)")
+    assert dict(describe(parent)[1])["Backup type"].startswith("v2 (physical): ")
     assert text(model, point, Column.LAST_BACKUP).endswith("d ago")

@@ -6,6 +6,7 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta
 
+from pgflex_gui.domain.backup_kind import kind_explanation, kind_words
 from pgflex_gui.domain.error_codes import describe_azure_error
 from pgflex_gui.domain.models import (
     BackupInstance,
@@ -26,7 +27,7 @@ from pgflex_gui.ui.status import (
     server_words,
     size_words,
 )
-from pgflex_gui.ui.tree.nodes import ResourceNode
+from pgflex_gui.ui.tree.nodes import ResourceNode, point_kind_of_node
 
 log = logging.getLogger(__name__)
 
@@ -174,16 +175,19 @@ def describe(node: ResourceNode, *, now: datetime | None = None) -> tuple[str, R
         return f"Backup instance {node.label}", [
             ("Server", ref.datasource_id.name),
             ("Protection", state_words(ref.protection_state)),
+            ("Backup type", f"{kind_words(ref.backup_kind)}: {kind_explanation(ref.backup_kind)}"),
             ("Policy", ref.policy_id.name if ref.policy_id else "—"),
             ("Error", ref.error_message or "—"),
             ("Vault", ref.vault_id.name),
             ("Resource id", str(ref.id)),
         ]
     if isinstance(ref, RecoveryPoint):
+        kind = point_kind_of_node(node)
         return "Recovery point", [
             ("Time (local)", local_words(ref.time)),
             ("Time (UTC)", utc_words(ref.time)),
             ("Type", ref.recovery_point_type),
+            ("Backup type", f"{kind_words(kind)}: {kind_explanation(kind)}"),
             ("Policy", ref.policy_name or "—"),
             ("Expires", when_words(ref.expiry)),
             ("State", ref.state),

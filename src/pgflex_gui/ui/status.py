@@ -100,7 +100,7 @@ def server_words(protection: ServerProtection | None, *, now: datetime | None = 
     """
     words = protection_words(protection)
     if _stale(protection, now):
-        overdue = "No recent backup" if protection.last_backup is None else "Backup overdue"  # type: ignore[union-attr]
+        overdue = "No backup yet" if protection.last_backup is None else "Backup overdue"  # type: ignore[union-attr]
         words = words.replace("Protected", overdue, 1)
     return words
 

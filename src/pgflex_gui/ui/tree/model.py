@@ -24,6 +24,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QIcon
 
+from pgflex_gui.domain.backup_kind import kind_words
 from pgflex_gui.domain.errors import AppError
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.models import (
@@ -59,6 +60,7 @@ from pgflex_gui.ui.tree.nodes import (
     ProtectionStatus,
     ResourceNode,
     ServerProtection,
+    point_kind_of_node,
 )
 from pgflex_gui.ui.tree.protection import ProtectionIndex
 
@@ -434,13 +436,15 @@ class ResourceTreeModel(QAbstractItemModel):
                 empty = isinstance(node.load_state, Loaded) and not node.children
                 return "None found" if empty else ""
             if node.kind is NodeKind.BACKUP_INSTANCE and isinstance(ref, BackupInstance):
-                return protection_words(
+                words = protection_words(
                     ServerProtection(protection_from_state(ref.protection_state))
                 )
+                return f"{words} · {kind_words(ref.backup_kind)}"
             if node.kind is NodeKind.VAULT and isinstance(ref, Vault):
                 return _REDUNDANCY.get(ref.redundancy, ref.redundancy)
             if isinstance(ref, RecoveryPoint):
-                return f"{ref.recovery_point_type}, {ref.state}"
+                kind = kind_words(point_kind_of_node(node))
+                return f"{ref.recovery_point_type}, {ref.state} · {kind}"
             if node.kind is NodeKind.SUBSCRIPTION and isinstance(ref, Subscription):
                 return "" if ref.state == "Enabled" else ref.state
             return ""

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from pgflex_gui.domain.backup_kind import BackupKind, point_kind
 from pgflex_gui.domain.errors import AppError, Fault
-from pgflex_gui.domain.models import BackupInstance, Vault
+from pgflex_gui.domain.models import BackupInstance, RecoveryPoint, Vault
 
 __all__ = [
     "CONTAINER_KINDS",
@@ -26,6 +27,7 @@ __all__ = [
     "ResourceNode",
     "ServerProtection",
     "needs_sign_in",
+    "point_kind_of_node",
 ]
 
 
@@ -214,3 +216,17 @@ class ResourceNode:
         for child in self.children:
             out.extend(child.walk())
         return out
+
+
+def point_kind_of_node(node: ResourceNode) -> BackupKind:
+    """v1/v2/unknown of a recovery point node: its own evidence and its backup instance's kind
+    (the nearest instance above it in the tree; "unknown" when there is none)."""
+    ref = node.ref
+    evidence = ref.kind_evidence if isinstance(ref, RecoveryPoint) else ""
+    up = node.parent
+    while up is not None and not isinstance(up.ref, BackupInstance):
+        up = up.parent
+    instance_kind = (
+        up.ref.backup_kind if up is not None and isinstance(up.ref, BackupInstance) else "unknown"
+    )
+    return point_kind(instance_kind, evidence or None)

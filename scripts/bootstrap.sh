@@ -61,9 +61,13 @@ venv_install() {  # venv_install runtime|dev : the locked set (requirements/<set
     -r "$ROOT/requirements/uv.txt"
   log "installing the locked set requirements/$set.txt into .venv"
   # --compile-bytecode: every start would otherwise compile what it imports (0.15 s here)
-  "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" --require-hashes --compile-bytecode \
-    -r "$lock"
-  "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" --no-deps -e "$ROOT"
+  # uv's scratch (its build-lock files) inside the venv, not left behind in /tmp
+  local uvtmp="$VENV/.uv-tmp"
+  mkdir -p "$uvtmp"
+  TMPDIR="$uvtmp" "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" --require-hashes \
+    --compile-bytecode -r "$lock"
+  TMPDIR="$uvtmp" "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" --no-deps -e "$ROOT"
+  rm -rf "$uvtmp"
   mkdir -p "$STAMP_DIR" && touch "$stamp"
 }
 

@@ -104,39 +104,9 @@ class _TenantCredential:
 
 
 def _sandbox_session(box: Path) -> tuple[Any, Any]:
-    from azure.identity import ClientSecretCredential
+    from pgflex_gui.restore_cli import sandbox_session
 
-    from pgflex_gui.azure.clients import ClientFactory
-    from pgflex_gui.domain.cloud import CUSTOM, CloudConfig
-
-    info = json.loads((box / "sandbox.json").read_text())
-    # The sandbox's own throw-away app secret (0600 file), read, never copied or printed.
-    secret = (box / "client_secret").read_text().strip()
-    cloud = CloudConfig(
-        name=CUSTOM,
-        arm_endpoint=info["arm_endpoint"],
-        authority_host=info["authority"],
-        credential_scope=info["arm_endpoint"].rstrip("/") + "/.default",
-        ca_bundle=info["ca_bundle"],
-    )
-    creds: dict[str, Any] = {}
-
-    def for_tenant(tenant_id: str) -> Any:
-        key = tenant_id.lower()
-        if key not in creds:
-            creds[key] = ClientSecretCredential(
-                tenant_id,
-                info["client_id"],
-                secret,
-                authority=info["authority"],
-                disable_instance_discovery=True,
-                connection_verify=info["ca_bundle"],
-            )
-        return creds[key]
-
-    factory = ClientFactory(
-        cloud, for_tenant(info["tenants"][0]["tenant_id"]), credential_for_tenant=for_tenant
-    )
+    factory, for_tenant, _ca = sandbox_session(box)
     return factory, for_tenant
 
 

@@ -53,8 +53,10 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     return p
 
 
-def _sandbox_factory(box_dir: Path) -> tuple[Any, Any, str]:
-    """A ClientFactory over a running sandbox (``sandbox.json`` + its ``client_secret``)."""
+def sandbox_session(box_dir: Path) -> tuple[Any, Any, str]:
+    """Signed in to a running sandbox (``sandbox.json`` + its ``client_secret``): a
+    ClientFactory for its first tenant, ``for_tenant(tenant_id)`` giving one credential per
+    tenant, and the CA bundle. Used by ``pgflex restore`` and ``pgflex inventory``."""
     from azure.identity import ClientSecretCredential
 
     from pgflex_gui.azure.clients import ClientFactory
@@ -70,15 +72,31 @@ def _sandbox_factory(box_dir: Path) -> tuple[Any, Any, str]:
         credential_scope=info["arm_endpoint"].rstrip("/") + "/.default",
         ca_bundle=info["ca_bundle"],
     )
-    credential = ClientSecretCredential(
-        info["tenants"][0]["tenant_id"],
-        info["client_id"],
-        secret,
-        authority=info["authority"],
-        disable_instance_discovery=True,
-        connection_verify=info["ca_bundle"],
-    )
-    return ClientFactory(cloud, credential), credential, info["ca_bundle"]
+    creds: dict[str, Any] = {}
+
+    def for_tenant(tenant_id: str) -> Any:
+        key = tenant_id.lower()
+        if key not in creds:
+            creds[key] = ClientSecretCredential(
+                tenant_id,
+                info["client_id"],
+                secret,
+                authority=info["authority"],
+                disable_instance_discovery=True,
+                connection_verify=info["ca_bundle"],
+            )
+        return creds[key]
+
+    first = for_tenant(info["tenants"][0]["tenant_id"])
+    factory = ClientFactory(cloud, first, credential_for_tenant=for_tenant)
+    return factory, for_tenant, info["ca_bundle"]
+
+
+def _sandbox_factory(box_dir: Path) -> tuple[Any, Any, str]:
+    """A ClientFactory over a running sandbox, its first tenant's credential and CA bundle."""
+    factory, for_tenant, ca = sandbox_session(box_dir)
+    info = json.loads((box_dir / "sandbox.json").read_text())
+    return factory, for_tenant(info["tenants"][0]["tenant_id"]), ca
 
 
 def _azure_factory() -> tuple[Any, Any, str | bool]:

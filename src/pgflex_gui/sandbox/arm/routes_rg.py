@@ -169,7 +169,11 @@ def register(arm: ArmService) -> None:
             out["protectionStatus"] = str((props.get("protectionStatus") or {}).get("status", ""))
         return out
 
-    def rows_for(kind: str, subs: set[str]) -> list[Json]:
+    def rows_for(kind: str, subs: set[str], offset: int, top: int) -> tuple[int, list[Json]]:
+        """(how many rows the query has, the rows of one page of it, ordered by id).
+
+        Only the page's rows are built (copied): a fleet of 20,000 servers is paged 20 times.
+        """
         wanted = _TYPES[kind]
         with state.lock:
             found = [
@@ -188,9 +192,8 @@ def register(arm: ArmService) -> None:
                     ).lower()
                     == "microsoft.dbforpostgresql/flexibleservers"
                 ]
-            out = [row(r, kind) for r in found]
-        out.sort(key=lambda r: str(r["id"]).lower())
-        return out
+            found.sort(key=lambda r: str(r["id"]).lower())
+            return len(found), [row(r, kind) for r in found[offset : offset + top]]
 
     def as_table(rows: list[Json]) -> Json:
         if not rows:
@@ -260,18 +263,17 @@ def register(arm: ArmService) -> None:
         offset = _offset(str(token), query) if token else int(options.get("$skip") or 0)
         subs_in = body.get("subscriptions")
         wanted = [str(s) for s in subs_in] if isinstance(subs_in, list) else None
-        rows = rows_for(kind, readable(req, wanted))
-        chunk = rows[offset : offset + top]
+        total, chunk = rows_for(kind, readable(req, wanted), offset, top)
         fmt = str(options.get("resultFormat") or "objectArray")
         data: Any = as_table(chunk) if fmt.lower() == "table" else chunk
         out: Json = {
-            "totalRecords": len(rows),
+            "totalRecords": total,
             "count": len(chunk),
             "resultTruncated": "false",
             "facets": [],
             "data": data,
         }
-        if offset + top < len(rows):
+        if offset + top < total:
             out["$skipToken"] = _token(query, offset + top)
         return Response(200, out, headers)
 

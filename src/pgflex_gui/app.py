@@ -225,6 +225,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         job_resources=job_resources,
         doctor=lambda: doctor_report(5.0),
         cancel_job=cancel_job,
+        read_secret=lambda entry: keystores.get().get(entry),  # on a worker (the result view)
         activity_source=activity,
         window_icon=QIcon(str(RESOURCES / "pgflex-gui.svg")),
     )

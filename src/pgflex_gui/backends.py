@@ -10,7 +10,7 @@ import argparse
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -194,8 +194,9 @@ def restore_job(comp: Composition, factory: Any, credential: Any, plan: Any) -> 
             audit=comp.audit,
             pg_tool_paths=comp.pg_tool_paths(),
         )
+        report: Mapping[str, Path] = {}
         try:
-            return run_restore(engine, ctx)  # raises RestoreFailed unless it succeeded
+            result = run_restore(engine, ctx)  # raises RestoreFailed unless it succeeded
         finally:
             if folder is not None:
                 report = write_report(
@@ -204,8 +205,14 @@ def restore_job(comp: Composition, factory: Any, credential: Any, plan: Any) -> 
                     title=f"Restore into {plan.target.server_name}",
                 )
                 log.info("Restore report: %s", report["html"])
+        return result.summary(report)  # what the result view shows
 
-    return FunctionJob(run, title=f"Restore into {plan.target.server_name}", kind="restore")
+    return FunctionJob(
+        run,
+        title=f"Restore into {plan.target.server_name}",
+        kind="restore",
+        touches=[plan.target.server_id] if plan.target.server_id else [],
+    )
 
 
 def resume_interrupted_restores(comp: Composition, start: Callable[..., str]) -> None:

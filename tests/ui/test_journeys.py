@@ -14,6 +14,7 @@ and a cancelled one.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QModelIndex, QPoint, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QComboBox, QLineEdit, QMenu, QWidget, QWizard
+from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit, QMenu, QWidget, QWizard
 
 from pgflex_gui.azure.clients import ClientFactory
 from pgflex_gui.azure.inventory import AzureInventory
@@ -48,6 +49,7 @@ from pgflex_gui.sandbox.pgdata import SEED_DATABASES
 from pgflex_gui.ui.main_window import MainWindow
 from pgflex_gui.ui.panels.jobs import JobsModel, RunnerBridge
 from pgflex_gui.ui.tasks import TaskManager
+from pgflex_gui.ui.tree.follow import touched_resources
 from pgflex_gui.ui.tree.nodes import Loaded, NodeKind, ProtectionStatus, ResourceNode
 from pgflex_gui.ui.wizards.restore.flow import Step
 from pgflex_gui.ui.wizards.restore.wizard import RestoreWizard
@@ -261,10 +263,14 @@ def app(qtbot: Any, qsettings: Any, tasks: TaskManager, sandbox: Any, tmp_path: 
         if handle is not None:
             handle.cancel()
 
+    def job_resources(job_id: str) -> list[str]:
+        handle = runner.get(job_id)
+        return touched_resources(handle.job if handle is not None else None)
+
     window = MainWindow(inventory=inventory, tasks=tasks, settings=qsettings,
                         handlers=workflows.handlers(), runner_bridge=bridge,
-                        job_titles=job_title,
-                        cancel_job=cancel_job)  # fmt: skip
+                        job_titles=job_title, job_resources=job_resources,
+                        cancel_job=cancel_job, read_secret=keystore.get)  # fmt: skip
     qtbot.addWidget(window)
     window.show()
     window.start()
@@ -292,8 +298,30 @@ def _assert_succeeded(app: App, sandbox: Any, job_id: str, server: str, done: tu
     assert row.message == f"Succeeded: {len(SEED_DATABASES)} databases restored and verified"
     assert row.title == f"Restore into {server}"
     assert app.report(job_id)["outcome"]["kind"] == "succeeded"
-    for db, counts in _source_counts(sandbox).items():
+    source = _source_counts(sandbox)
+    for db, counts in source.items():
         assert _target_counts(sandbox, server, db) == counts, db
+    # The result view opens by itself: what was restored, per database.
+    app.qtbot.waitUntil(lambda: app.window.jobs.result_dialog is not None, timeout=10_000)
+    result = app.window.jobs.result_dialog
+    assert result is not None
+    assert result.job_id == job_id
+    app.qtbot.waitUntil(result.isVisible)
+    assert result.headline.text() == row.message
+    shown = {name: (tables, rows) for name, tables, rows, _time, _owners in result.rows()}
+    assert shown == {
+        db: (str(len(counts)), f"{sum(counts.values()):,}".replace(",", " "))
+        for db, counts in source.items()
+    }
+    # The new server is selected in the tree once it is listed.
+    app.qtbot.waitUntil(
+        lambda: (
+            (current := app.window.tree.current_node()) is not None
+            and current.kind is NodeKind.SERVER
+            and current.label == server
+        ),
+        timeout=LOAD_MS,
+    )
 
 
 def _pick_container(app: App, wizard: RestoreWizard) -> None:
@@ -380,12 +408,72 @@ def test_journey_restore_from_a_server_node(app: App, sandbox: Any, tmp_path: Pa
     assert "pg_restore:" in dialog.output.toPlainText()
     dialog.close()
     _assert_succeeded(app, sandbox, job_id, server, done)
+    _use_the_result(app, sandbox, server, tmp_path)
     # One bar that never went backwards, and no "0 s left" while most of the work remained.
     fractions = [f for f, _eta in seen if f is not None]
     assert fractions
     assert fractions == sorted(fractions)
     early = [eta for f, eta in seen if f is not None and f < 0.5]
     assert not [eta for eta in early if eta in ("0 s left", "1 s left", "almost done")], early
+
+
+def _use_the_result(app: App, sandbox: Any, server: str, tmp_path: Path) -> None:
+    """The result view's actions: connection, password after a confirmation, report, psql."""
+    result = app.window.jobs.result_dialog
+    assert result is not None
+    server_id = str(IDS.server_id(server))
+    conninfo = result.conninfo.text()
+    assert conninfo.startswith("host=127.0.0.1 port=")
+    assert " user=pgadmin" in conninfo
+    password = app.keystore.get(f"server-admin:{server_id.lower()}")
+    assert password
+    assert password not in conninfo
+    # The generated password: hidden until the user confirms, then shown and copyable.
+    assert result.password.text() == ""
+    assert not result.copy_password.isEnabled()
+    app.qtbot.mouseClick(result.reveal, Qt.MouseButton.LeftButton)
+    box = result.confirm_box
+    assert box is not None
+    app.qtbot.waitUntil(box.isVisible)
+    assert box.text() == f"Show the admin password of {server}?"
+    show = next(b for b in box.buttons() if b.text() == "Show password")
+    app.qtbot.mouseClick(show, Qt.MouseButton.LeftButton)
+    app.qtbot.waitUntil(lambda: result.password.text() == password, timeout=10_000)
+    assert result.password.echoMode() is QLineEdit.EchoMode.Normal
+    app.qtbot.mouseClick(result.copy_password, Qt.MouseButton.LeftButton)
+    assert QApplication.clipboard().text() == password
+    assert result.clipboard_timer.isActive()
+    # The report: exported as HTML with its JSON beside it.
+    exported = result.export_to(tmp_path / "exported")
+    assert exported == tmp_path / "exported.html"
+    assert 'data-outcome="succeeded"' in exported.read_text()
+    assert json.loads((tmp_path / "exported.json").read_text())["outcome"]["kind"] == "succeeded"
+    assert password not in exported.read_text()
+    # psql in a terminal (the user's TERMINAL): it connects with the password from the
+    # environment, never from its command line.
+    out = tmp_path / "psql.out"
+    terminal = tmp_path / "terminal"
+    terminal.write_text(
+        "#!/bin/sh\n"
+        f'printf "%s\\n" "$@" > "{out}.args"\n'
+        "shift\n"
+        f'"$@" -X -A -t -w -c "select current_user, count(*) from pg_database" > "{out}.tmp" 2>&1\n'
+        f'mv "{out}.tmp" "{out}"\n'
+    )
+    terminal.chmod(0o755)
+    os.environ["TERMINAL"] = str(terminal)
+    try:
+        app.qtbot.mouseClick(result.open_psql, Qt.MouseButton.LeftButton)
+        app.qtbot.waitUntil(out.exists, timeout=30_000)
+    finally:
+        del os.environ["TERMINAL"]
+    assert out.read_text().startswith("pgadmin|"), out.read_text()
+    args = Path(f"{out}.args").read_text()
+    assert password not in args
+    assert conninfo in args.splitlines()
+    # Closing the view takes the password off the clipboard again.
+    result.close()
+    assert QApplication.clipboard().text() != password
 
 
 def test_journey_restore_from_a_recovery_point_node(app: App, sandbox: Any, tmp_path: Path) -> None:  # fmt: skip

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
@@ -20,6 +20,7 @@ from PySide6.QtCore import QSettings, Qt
 from pgflex_gui.azure.clients import ClientFactory
 from pgflex_gui.azure.inventory import AzureInventory
 from pgflex_gui.azure.protection import ProtectionService
+from pgflex_gui.backends import restore_job
 from pgflex_gui.domain.cloud import resolve_cloud
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.policy import PolicyDraft
@@ -33,6 +34,7 @@ from pgflex_gui.jobs.protect import (
     ServerTarget,
     ServicePort,
 )
+from pgflex_gui.jobs.restore_plan_file import ContainerSpec, RestorePlanFile, TargetSpec
 from pgflex_gui.jobs.runner import JobRunner
 from pgflex_gui.sandbox.arm.seed import IDS
 from pgflex_gui.sandbox.runtime import NullDataPlane, Sandbox
@@ -332,8 +334,12 @@ def test_a_restore_into_a_new_server_shows_it_in_its_subscription(
     new_id = box.world.add_server(
         IDS.SUB, IDS.RG_PG, "pg-restored-follow", location="westeurope", version="16"
     )
-    target = SimpleNamespace(server_id=str(new_id))
-    job = SimpleNamespace(engine=SimpleNamespace(plan=SimpleNamespace(target=target)))
+    # The GUI's restore job, as backends.restore_job builds it (the plan names the target).
+    plan = RestorePlanFile(
+        container=ContainerSpec(url="https://acct.blob.core.windows.net/c"),
+        target=TargetSpec(mode="new", server_id=str(new_id), location="westeurope"),
+    )
+    job = restore_job(cast(Any, SimpleNamespace()), None, None, plan)
     assert touched_resources(job) == [str(new_id)]
     w.refresh_resources(touched_resources(job))
     node = wait_for(qtbot, w, NodeKind.SERVER, "pg-restored-follow")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -171,10 +171,18 @@ class Job(Protocol):
 class FunctionJob:
     """Wrap a callable ``fn(ctx)`` as a Job (for short work and tests)."""
 
-    def __init__(self, fn: Callable[[JobContext], Any], *, title: str, kind: str = "call") -> None:
+    def __init__(
+        self,
+        fn: Callable[[JobContext], Any],
+        *,
+        title: str,
+        kind: str = "call",
+        touches: Sequence[str] = (),
+    ) -> None:
         self._fn = fn
         self.title = title
         self.kind = kind
+        self.touches = tuple(touches)  # ARM ids it creates or changes (the tree follows them)
 
     def run(self, ctx: JobContext) -> Any:
         """Call the wrapped function."""

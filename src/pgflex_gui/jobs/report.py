@@ -40,6 +40,7 @@ def report_json(result: RestoreResult) -> dict[str, Any]:
         "cancelled": result.cancelled,
         "azure_job_id": result.azure_job_id,
         "target_server": result.target_server,
+        "connection": result.connection.to_json() if result.connection is not None else None,
         "started": result.started,
         "finished": result.finished,
         "elapsed_s": round(result.finished - result.started, 3),
@@ -128,6 +129,13 @@ def render_html(result: RestoreResult, *, title: str = "Restore report") -> str:
         f"<li>{html.escape(k)}: {v:.1f} s</li>" for k, v in data["stage_seconds"].items()
     )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
+    connect = ""
+    if result.connection is not None and outcome.restored:
+        connect = (
+            "<h2>Connect</h2><p><code>"
+            + html.escape(result.connection.libpq(outcome.restored[0]))
+            + "</code> (the admin password is in the keyring, not in this report)</p>"
+        )
     return (
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>"
@@ -138,7 +146,7 @@ def render_html(result: RestoreResult, *, title: str = "Restore report") -> str:
         f'<p class="outcome" data-outcome="{outcome.kind.value}">'
         f"{verdict} — started {when}, {data['elapsed_s']:.1f} s; target "
         f"{html.escape(result.target_server)}; Azure job "
-        f"{html.escape(result.azure_job_id.rstrip('/').rsplit('/', 1)[-1])}</p>{why}"
+        f"{html.escape(result.azure_job_id.rstrip('/').rsplit('/', 1)[-1])}</p>{why}{connect}"
         f"<h2>Timeline</h2>{timeline_svg(result.timeline)}"
         f"<h2>Stages</h2><ul>{stages}</ul>"
         "<h2>Databases</h2><table><tr><th>Database</th><th>Status</th><th>File</th>"

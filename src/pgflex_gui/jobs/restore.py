@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pgflex_gui.domain.blob_layout import BlobRole, classify_blob
+from pgflex_gui.domain.connection import ServerConnection
 from pgflex_gui.domain.errors import AppError, Cancelled, Fault
 from pgflex_gui.domain.restore_outcome import (
     DatabaseOutcome,
@@ -48,6 +49,7 @@ from pgflex_gui.domain.restore_outcome import (
 )
 from pgflex_gui.domain.restore_plan import build_restore_request, target_version_ok
 from pgflex_gui.domain.restore_progress import DbStage, ProgressTracker
+from pgflex_gui.domain.restore_summary import DatabaseSummary, RestoreSummary
 from pgflex_gui.domain.restore_tuning import (
     TUNED_PARAMETERS,
     ParameterChange,
@@ -392,6 +394,7 @@ class DbResult:
     owner_mismatches: list[str] = field(default_factory=list)
     resumed: bool = False
     stage: str = ""  # the Stage it failed at ("" when ok or never started)
+    seconds: float = 0.0  # its pg_restore and checks, start to end
 
     @property
     def ok(self) -> bool:
@@ -429,6 +432,8 @@ class RestoreResult:
     # Server parameters changed for the restore (ARM), and whether they were all put back.
     tuning: list[ParameterChange] = field(default_factory=list)
     tuning_reverted: bool = False
+    # How to reach the restored databases (no password; it names the keyring entry).
+    connection: ServerConnection | None = None
 
     @property
     def outcome(self) -> RestoreOutcome:
@@ -440,6 +445,32 @@ class RestoreResult:
     @property
     def ok(self) -> bool:
         return self.outcome.ok
+
+    def summary(self, report: Mapping[str, Path] | None = None) -> RestoreSummary:
+        """The finished run for the result view (``report``: write_report's paths)."""
+        paths = report or {}
+        return RestoreSummary(
+            outcome=self.outcome,
+            databases=tuple(
+                DatabaseSummary(
+                    name=d.name,
+                    ok=d.ok,
+                    status=d.status,
+                    tables=len(d.row_counts),
+                    rows=sum(d.row_counts.values()),
+                    seconds=d.seconds,
+                    owners=d.owners,
+                    resumed=d.resumed,
+                    message=d.message,
+                )
+                for d in self.databases
+            ),
+            connection=self.connection,
+            notes=tuple(self.notes),
+            elapsed_s=max(0.0, self.finished - self.started),
+            report_html=str(paths.get("html", "")),
+            report_json=str(paths.get("json", "")),
+        )
 
 
 # --------------------------------------------------------------------------------- helpers
@@ -870,6 +901,16 @@ class RestoreEngine:
             ConnParams(host, port, t.admin_login, "postgres", sslmode or None), password
         )
         self._result.target_server = t.server_name
+        self._result.connection = ServerConnection(
+            host=host,
+            port=port,
+            user=t.admin_login,
+            sslmode=sslmode or "",
+            server_name=t.server_name,
+            server_id=t.server_id,
+            password_entry=entry,
+            password_generated=t.mode == "new" and bool(state.get("created_by_app")),
+        )
         self._tune_server(ctx)
 
     # 3b. restore-time server parameters ---------------------------------------------------
@@ -1267,6 +1308,7 @@ class RestoreEngine:
         if not db.ok:
             db.stage = Stage.VERIFY
         self._end(vbar, "ok" if db.ok else "failed")
+        db.seconds = round(max(0.0, (vbar.end or bar.start) - bar.start), 3)
 
     def _run_pg_restore(
         self,
@@ -1412,6 +1454,7 @@ class RestoreEngine:
             "owners": db.owners,
             "owner_mismatches": db.owner_mismatches[:50],
             "stage": db.stage,
+            "seconds": db.seconds,
         }
         ctx.journal.checkpoint(_db_key(db.name), saved)
         self._save_timeline()

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from pgflex_gui.domain.errors import AppError, Cancelled, Fault
+from pgflex_gui.domain.restore_summary import duration_words
 
 __all__ = [
     "ErrorVerdict",
@@ -246,14 +247,7 @@ class ProcessOutcome:
         return f"{self.tool} failed after {took} with exit code {self.exit_code}."
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.0f} s" if seconds >= 1 else "under a second"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
+_duration = duration_words
 
 
 def outcome_error(outcome: ProcessOutcome) -> AppError | None:

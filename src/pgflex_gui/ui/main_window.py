@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
         job_resources: Callable[[str], list[str]] | None = None,
         doctor: Callable[[], dict[str, Any]] | None = None,
         cancel_job: Callable[[str], None] | None = None,
+        read_secret: Callable[[str], str | None] | None = None,
         activity_source: Callable[..., object] | None = None,
         open_url: Callable[[str], object] | None = None,
         portal_base: str = "https://portal.azure.com",
@@ -138,6 +139,7 @@ class MainWindow(QMainWindow):
         self._doctor = doctor
         self._doctor_dialog: DoctorDialog | None = None
         self._hits_pending = False
+        self._reveal_pending = ""  # an ARM id to select once its row is listed
         now = now or (lambda: datetime.now(UTC))
 
         # Tree (left dock)
@@ -210,8 +212,9 @@ class MainWindow(QMainWindow):
         # Bottom dock: Jobs / Log / Activity
         subs = self._subscription_ids
         self.jobs = JobsPanel(
-            tasks=tasks, inventory=inventory, subscriptions=subs, cancel_job=cancel_job, now=now
-        )
+            tasks=tasks, inventory=inventory, subscriptions=subs, cancel_job=cancel_job,
+            read_secret=read_secret, now=now,
+        )  # fmt: skip
         if runner_bridge is not None:
             self.jobs.connect_bridge(runner_bridge, job_titles)
             # the tree follows what the app did: protect, stop, resume, restore (#14.9)
@@ -325,6 +328,9 @@ class MainWindow(QMainWindow):
         self.jobs.job_updated.connect(self.details.update_job)
         self.jobs.job_failed.connect(self._on_jobs_job_failed)
         self.jobs.job_action.connect(self._on_jobs_job_action)
+        self.jobs.restore_succeeded.connect(self._on_jobs_restore_succeeded)
+        self.jobs.show_resource.connect(self.reveal_resource)
+        self.model.rowsInserted.connect(self._on_model_rows_inserted_reveal)
         for signal in (self.model.node_loaded, self.model.load_failed, self.model.rowsInserted):
             signal.connect(self._update_tree_note)
 
@@ -504,6 +510,38 @@ class MainWindow(QMainWindow):
         text = row.message if row is not None else getattr(error, "summary", "")
         self.notifier.notify(f"{title}: {row.state if row else 'Failed'}", text)
 
+    def _on_jobs_restore_succeeded(self, job_id: str) -> None:
+        """A restore succeeded: its result view opens, the new server is selected."""
+        dialog = self.jobs.open_result(job_id)
+        if dialog is None:
+            return
+        self.notifier.notify(dialog.windowTitle(), dialog.summary.outcome.headline, failure=False)
+        if dialog.summary.target_server_id:
+            self.reveal_resource(dialog.summary.target_server_id)
+
+    def reveal_resource(self, resource_id: str) -> None:
+        """Select the row showing ``resource_id``, now or as soon as it is listed."""
+        node = self.model.find_resource(resource_id)
+        if node is None:
+            self._reveal_pending = resource_id
+            for group in self.model.containers_for(resource_id):
+                self.tree.expand(self.proxy.mapFromSource(self.model.index_of(group)))
+            return
+        self._reveal_pending = ""
+        index = self.proxy.mapFromSource(self.model.index_of(node))
+        if index.isValid():
+            self.tree.setCurrentIndex(index)
+            self.tree.scrollTo(index)
+
+    def _on_model_rows_inserted_reveal(self, parent: QModelIndex, first: int, last: int) -> None:
+        if not self._reveal_pending:
+            return
+        rid = self._reveal_pending
+        nodes = [self.model.node(self.model.index(r, 0, parent)) for r in range(first, last + 1)]
+        if any(node.matches(rid) for node in nodes):
+            # the proxy maps the new rows once this insertion is over
+            QTimer.singleShot(0, self, lambda: self.reveal_resource(rid))
+
     def _on_jobs_job_action(self, action: str, request: object) -> None:
         self._dispatch(action, request)
 
@@ -551,6 +589,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
+        self.jobs.close_dialogs()
         self.log_panel.detach()
         self.activity.detach()
         self.notifier.close()

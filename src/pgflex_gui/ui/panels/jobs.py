@@ -24,6 +24,7 @@ from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
+    QDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -44,6 +45,7 @@ from pgflex_gui.domain.models import BackupJob
 from pgflex_gui.domain.ports import InventoryPort
 from pgflex_gui.domain.restore_outcome import RestoreOutcome
 from pgflex_gui.domain.restore_progress import RestoreProgress, eta_words
+from pgflex_gui.domain.restore_summary import RestoreSummary
 from pgflex_gui.ui.describe import duration_words, operation_words
 from pgflex_gui.ui.panels.job_details import (
     JobDetailsDialog,
@@ -51,6 +53,7 @@ from pgflex_gui.ui.panels.job_details import (
     JobRequest,
     outcome_of,
 )
+from pgflex_gui.ui.panels.restore_result import RestoreResultDialog
 from pgflex_gui.ui.tasks import TaskManager
 
 __all__ = [
@@ -120,6 +123,7 @@ class JobRow:
     error: AppError | None = None
     outcome: RestoreOutcome | None = None  # a restore's, when it ended
     detail: RestoreProgress | None = None  # a restore's stages per database, while it runs
+    summary: RestoreSummary | None = None  # a finished restore's result (for the result view)
 
     @property
     def active(self) -> bool:
@@ -240,6 +244,7 @@ class JobsModel(QAbstractTableModel):
             eta_s=None,
             message=message,
             outcome=outcome,
+            summary=result if isinstance(result, RestoreSummary) else None,
         )
         self._emit_row(i)
 
@@ -485,6 +490,8 @@ class JobsPanel(QWidget):
     azure_jobs_loaded = Signal(object)
     job_failed = Signal(str, object)
     job_action = Signal(str, object)
+    restore_succeeded = Signal(str)  # job id; its row holds the RestoreSummary
+    show_resource = Signal(str)  # ARM id to select in the tree
 
     def __init__(
         self,
@@ -493,6 +500,7 @@ class JobsPanel(QWidget):
         inventory: InventoryPort,
         subscriptions: Callable[[], list[str]],
         cancel_job: Callable[[str], None] | None = None,
+        read_secret: Callable[[str], str | None] | None = None,
         auto_refresh_ms: int = AUTO_REFRESH_MS,
         now: Callable[[], datetime] | None = None,
         parent: QWidget | None = None,
@@ -502,6 +510,7 @@ class JobsPanel(QWidget):
         self._inventory = inventory
         self._subscriptions = subscriptions
         self._cancel_job = cancel_job
+        self._read_secret = read_secret
         self._now = now or (lambda: datetime.now(UTC))
         self._fetching = False
         self._loaded_once = False
@@ -524,6 +533,7 @@ class JobsPanel(QWidget):
         self._local.doubleClicked.connect(self._on_local_double_clicked)
         self.details_dialog: JobDetailsDialog | None = None
         self.progress_dialog: JobProgressDialog | None = None
+        self.result_dialog: RestoreResultDialog | None = None
         self.cancel_dialog: QMessageBox | None = None
         self._style_table(self._local)
         header = self._local.horizontalHeader()
@@ -616,6 +626,9 @@ class JobsPanel(QWidget):
             if failure is not None and not cancelled:
                 self.show_job(job_id)
                 self.job_failed.emit(job_id, failure)
+            elif isinstance(result, RestoreSummary) and result.outcome.ok and not cancelled:
+                self.show_job(job_id)
+                self.restore_succeeded.emit(job_id)
             if self._loaded_once:  # a backup or restore we started shows up in Azure's list
                 self.refresh_azure_jobs()
 
@@ -708,12 +721,44 @@ class JobsPanel(QWidget):
         if i >= 0:
             self._local.selectRow(i)
 
-    def open_details(self, job_id: str) -> JobDetailsDialog | None:
-        """Show the details of ``job_id`` (non-modal; one at a time)."""
+    def open_result(self, job_id: str) -> RestoreResultDialog | None:
+        """Show a succeeded restore's result (non-modal; one at a time)."""
+        i = self.model.row_of(job_id)
+        summary = self.model.rows()[i].summary if i >= 0 else None
+        if summary is None:
+            return None
+        if self.result_dialog is not None:
+            self.result_dialog.close()
+        dialog = RestoreResultDialog(
+            job_id, self.model.rows()[i].title, summary, tasks=self._tasks,
+            read_secret=self._read_secret, parent=self,
+        )  # fmt: skip
+        dialog.show_server_requested.connect(self.show_resource)
+        dialog.destroyed.connect(self._on_result_destroyed)
+        self.result_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def close_dialogs(self) -> None:
+        """Close the progress, details, result and cancel dialogs (the window is closing)."""
+        dialogs = (self.progress_dialog, self.details_dialog, self.result_dialog,
+                   self.cancel_dialog)  # fmt: skip
+        for dialog in dialogs:
+            if dialog is not None:
+                dialog.close()
+
+    def _on_result_destroyed(self, _obj: object = None) -> None:
+        self.result_dialog = None
+
+    def open_details(self, job_id: str) -> QDialog | None:
+        """Show the details of ``job_id`` (non-modal; one at a time): a restore's result view
+        when it succeeded, else what happened, why and what to do."""
         i = self.model.row_of(job_id)
         if i < 0:
             return None
         row = self.model.rows()[i]
+        if row.summary is not None and row.summary.outcome.ok:
+            return self.open_result(job_id)
         if self.details_dialog is not None:
             self.details_dialog.close()
         dialog = JobDetailsDialog(

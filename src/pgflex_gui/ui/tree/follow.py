@@ -6,7 +6,9 @@ Duck-typed over the jobs the app runs (no job class needs to know about the tree
   and every server it protects;
 - managing a backup instance (stop, resume, change policy, delete) and "Backup now": the
   instance (the tree reloads its vault, and re-reads which servers are protected);
-- a restore (``RestoreJob``): the target server (a new server appears in its subscription).
+- a restore (``RestoreJob``, or the GUI's restore job, which names it in ``touches``): the
+  target server (a new server appears in its subscription);
+- any job that names its resources in ``touches``.
 """
 
 from __future__ import annotations
@@ -29,4 +31,5 @@ def touched_resources(job: object) -> list[str]:
     target = getattr(getattr(getattr(engine, "plan", None), "target", None), "server_id", "")
     if target:
         ids.append(str(target))
+    ids += [str(t) for t in getattr(job, "touches", ()) if t and str(t) not in ids]
     return ids

@@ -196,6 +196,10 @@ class ResourceTreeModel(QAbstractItemModel):
             return node
         return node.parent or self._root
 
+    def find_resource(self, resource_id: str) -> ResourceNode | None:
+        """The listed row showing ``resource_id`` (None when it is not listed)."""
+        return next((n for n in self._root.walk() if n.matches(resource_id)), None)
+
     def containers_for(self, resource_id: str) -> list[ResourceNode]:
         """Loaded containers whose rows show ``resource_id`` or would list it if it is new.
 
@@ -723,21 +727,54 @@ class ResourceTreeModel(QAbstractItemModel):
             on_vaults_failed
         ).in_lane(SCAN_LANE).start()
 
-    def _update_protection(self, tenant_id: str) -> None:
+    def _update_protection(self, _tenant_id: str) -> None:
+        """Show what changed in the protection index: only the servers it names, or every
+        server of a tenant whose scan phase changed (a fleet has 20,000 rows), with one
+        ``dataChanged`` per servers group."""
+        tenants, keys = self._protection.take_changes()
+        if not tenants and not keys:
+            return
+        subs_with_keys = {k.split("/")[2] for k in keys if k.count("/") > 2}
         changed = False
-        for node in self.servers():
-            tenant = node.ancestor(NodeKind.TENANT)
-            if tenant is None or not isinstance(tenant.ref, Tenant):
+        for tenant in self._root.children:
+            if not isinstance(tenant.ref, Tenant):
                 continue
-            if tenant.ref.tenant_id != tenant_id or not isinstance(node.ref, FlexServer):
-                continue
-            new = self._protection.lookup(node.ref, tenant_id)
-            if new != node.protection:
-                node.protection = new
-                self._changed(node)
-                changed = True
+            tenant_id = tenant.ref.tenant_id
+            every = tenant_id in tenants
+            for sub in tenant.children:
+                if not isinstance(sub.ref, Subscription):
+                    continue
+                if not every and sub.ref.subscription_id.lower() not in subs_with_keys:
+                    continue
+                for group in sub.children:
+                    if group.kind is NodeKind.SERVERS_GROUP and self._update_group(
+                        group, tenant_id, None if every else keys
+                    ):
+                        changed = True
         if changed:
             self.protection_changed.emit()
+
+    def _update_group(self, group: ResourceNode, tenant_id: str, keys: set[str] | None) -> bool:
+        """Look the group's servers (those in ``keys``; None: all) up again; True if any
+        changed."""
+        rows: list[int] = []
+        for row, node in enumerate(group.children):
+            ref = node.ref
+            if node.kind is not NodeKind.SERVER or not isinstance(ref, FlexServer):
+                continue
+            if keys is not None and str(ref.id).lower() not in keys:
+                continue
+            new = self._protection.lookup(ref, tenant_id)
+            if new != node.protection:
+                node.protection = new
+                rows.append(row)
+        if rows and self._attached(group):
+            first, last = group.children[rows[0]], group.children[rows[-1]]
+            self.dataChanged.emit(
+                self.createIndex(rows[0], 0, first),
+                self.createIndex(rows[-1], len(HEADERS) - 1, last),
+            )
+        return bool(rows)
 
     # -- row bookkeeping --------------------------------------------------------------------
     def _attached(self, node: ResourceNode) -> bool:

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from pgflex_gui.domain.backup_kind import BackupKind, point_kind
 from pgflex_gui.domain.errors import AppError, Fault
+from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.models import BackupInstance, RecoveryPoint, Vault
 
 __all__ = [
@@ -166,6 +167,11 @@ class ResourceNode:
         if ident is None:
             ident = getattr(ref, "subscription_id", None) or getattr(ref, "tenant_id", None)
         return f"{self.kind.value}:{str(ident if ident is not None else self.label).lower()}"
+
+    def matches(self, resource_id: str) -> bool:
+        """True when this row shows the ARM resource ``resource_id`` (case-insensitive)."""
+        ident = getattr(self.ref, "id", None)
+        return isinstance(ident, ResourceId) and ident.same_as(resource_id)
 
     @property
     def failed(self) -> AppError | None:

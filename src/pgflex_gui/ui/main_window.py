@@ -459,9 +459,17 @@ class MainWindow(QMainWindow):
     def _on_tree_node_selected(self, node: ResourceNode | None) -> None:
         self.details.show_node(node)
 
-    def _on_model_data_changed(self, top_left: QModelIndex, _bottom_right: QModelIndex) -> None:
-        if self.model.node(top_left) is self.tree.current_node():
-            self.details.show_node(self.tree.current_node())
+    def _on_model_data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex) -> None:
+        current = self.tree.current_node()
+        if current is None:
+            return
+        # one range for many rows (the protection scan updates a servers group at once)
+        if self.model.node(top_left) is current or (
+            current.parent is not None
+            and current.parent is self.model.node(top_left).parent
+            and top_left.row() <= current.row() <= bottom_right.row()
+        ):
+            self.details.show_node(current)
 
     def _on_model_load_failed(self, node: ResourceNode, error: object) -> None:
         what = "tenants" if node is self.model.root else node.label

@@ -122,3 +122,41 @@ def test_the_model_updates_only_changed_rows_one_range_per_group(qtbot: Any) -> 
     assert protected[0].protection.status is ProtectionStatus.PROTECTED
     model.dataChanged.disconnect(on_changed)
     tasks.shutdown(wait=True)
+
+
+def test_the_coverage_chart_is_redrawn_at_most_every_250_ms_and_when_idle(
+    qtbot: Any, tmp_path: Any, monkeypatch: Any
+) -> None:
+    from PySide6.QtCore import QSettings
+
+    from pgflex_gui.ui.main_window import COVERAGE_EVERY_MS, MainWindow
+    from pgflex_gui.ui.panels.coverage import CoveragePanel
+
+    tasks = TaskManager(inline=True)
+    settings = QSettings(str(tmp_path / "w.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(inventory=Inventory(), tasks=tasks, settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    qtbot.waitUntil(lambda: len(window.model.servers()) == len(SUBS) * PER_SUB, timeout=5000)
+    drawn = {"n": 0}
+    real = CoveragePanel.refresh
+
+    def counting(panel: CoveragePanel) -> None:
+        drawn["n"] += 1
+        real(panel)
+
+    monkeypatch.setattr(CoveragePanel, "refresh", counting)
+    window._coverage_at = 0.0
+    for _ in range(5):  # a burst, as 200 subscriptions report in
+        window.model.protection_changed.emit()
+    assert drawn["n"] == 1  # the first at once, the rest wait for the timer
+    assert window._coverage_timer.isActive()
+    tasks.idle.emit()  # the tree is idle: the chart is current at once
+    assert drawn["n"] == 2
+    assert not window._coverage_timer.isActive()
+    window.model.protection_changed.emit()
+    assert window._coverage_timer.isActive()  # within 250 ms of the last redraw
+    qtbot.waitUntil(lambda: drawn["n"] == 3, timeout=COVERAGE_EVERY_MS * 8)
+    window.close()
+    tasks.shutdown(wait=True)

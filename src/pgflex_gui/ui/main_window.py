@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -89,6 +90,9 @@ def portal_url(node: ResourceNode, base: str = "https://portal.azure.com") -> st
     tenant_id = getattr(tenant.ref, "tenant_id", "") if tenant else ""
     prefix = f"{base}/#@{tenant_id}" if tenant_id else f"{base}/#"
     return f"{prefix}/resource{rid}"
+
+
+COVERAGE_EVERY_MS = 250  # the coverage chart's redraws while the tree fills, at most
 
 
 class MainWindow(QMainWindow):
@@ -191,6 +195,13 @@ class MainWindow(QMainWindow):
         # Centre: details above coverage, and the non-modal error toast
         self.details = DetailsPanel(now=now)
         self.coverage = CoveragePanel(self.model.servers, now=now)
+        # The chart is redrawn at most every COVERAGE_EVERY_MS while the tree fills (a fleet's
+        # 200 subscriptions each report their servers and their scan), and at once when idle.
+        self._coverage_timer = QTimer(self)
+        self._coverage_timer.setSingleShot(True)
+        self._coverage_timer.setInterval(COVERAGE_EVERY_MS)
+        self._coverage_timer.timeout.connect(self._refresh_coverage)
+        self._coverage_at = 0.0
         self.toast = ErrorToast()
         self.presenter = ErrorPresenter(self.toast, self)
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -321,7 +332,8 @@ class MainWindow(QMainWindow):
         self.tree.node_selected.connect(self._on_tree_node_selected)
         self.tree.action_requested.connect(self._on_tree_action_requested)
         self.model.rowsInserted.connect(self._on_model_rows_inserted)
-        self.model.protection_changed.connect(self.coverage.refresh)
+        self.model.protection_changed.connect(self._on_protection_changed)
+        self._tasks.idle.connect(self._flush_coverage)
         self.model.dataChanged.connect(self._on_model_data_changed)
         self.model.load_failed.connect(self._on_model_load_failed)
         self.jobs.job_selected.connect(self.details.show_job)
@@ -471,6 +483,23 @@ class MainWindow(QMainWindow):
         ):
             self.details.show_node(current)
 
+    def _on_protection_changed(self) -> None:
+        if self._coverage_timer.isActive():
+            return  # a redraw is due shortly and will count this change too
+        if time.monotonic() - self._coverage_at >= COVERAGE_EVERY_MS / 1000:
+            self._refresh_coverage()
+        else:
+            self._coverage_timer.start()
+
+    def _refresh_coverage(self) -> None:
+        self._coverage_timer.stop()
+        self._coverage_at = time.monotonic()
+        self.coverage.refresh()
+
+    def _flush_coverage(self) -> None:
+        if self._coverage_timer.isActive():
+            self._refresh_coverage()
+
     def _on_model_load_failed(self, node: ResourceNode, error: object) -> None:
         what = "tenants" if node is self.model.root else node.label
         self.statusBar().showMessage(
@@ -596,6 +625,7 @@ class MainWindow(QMainWindow):
             self.resizeDocks([self.bottom_dock], [bottom_max], Qt.Orientation.Vertical)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._coverage_timer.stop()
         self.save_state()
         self.jobs.close_dialogs()
         self.log_panel.detach()

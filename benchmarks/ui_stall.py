@@ -40,25 +40,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pgflex_gui.keystore import MemoryKeystore
+
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = "pg-ui-stall"
 LATE_S = 0.020  # a tick this late gets its GUI-thread stack sampled
-
-
-class MemoryKeystore:
-    """The keystore the restore job writes the new server's password to (in memory)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self.data.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self.data[key] = value
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
 
 
 class Keystores:

@@ -153,6 +153,11 @@ def build_services(comp: Composition, factory: Any, inventory: Any, credential: 
         job = restore_job(comp, factory, credential, plan)
         return str(comp.runner.submit(job, "restore", job_id=job_id).id)
 
+    def start_cleanup(job_id: str, items: Sequence[Any]) -> str:
+        # After a cancelled restore: delete exactly the chosen things it created.
+        job = cleanup_job(comp, factory, credential, job_id, items)
+        return str(comp.runner.submit(job, "arm-write").id)
+
     resume_interrupted_restores(comp, start_restore)
     return WorkflowServices(
         inventory=inventory,
@@ -160,11 +165,54 @@ def build_services(comp: Composition, factory: Any, inventory: Any, credential: 
         restore=RestoreService(factory, audit),
         storage=StorageService(factory, audit),
         start_restore=start_restore,
+        start_cleanup=start_cleanup,
         keystore=comp.keystore.get() if comp.keystore is not None else None,
     )
 
 
 PLAN_FILE_KEY = "plan_file"  # a restore job's journal points at its plan (no secrets in it)
+
+
+def cleanup_job(
+    comp: Composition, factory: Any, credential: Any, job_id: str, items: Sequence[Any]
+) -> Any:
+    """Delete what the cancelled restore ``job_id`` created (the chosen ``items``)."""
+    from pgflex_gui.jobs.job import FunctionJob, JobContext
+    from pgflex_gui.jobs.restore_plan_file import PlanError, load_plan
+
+    handle = comp.runner.get(job_id) if comp.runner is not None else None
+    plan_file = handle.journal.get(PLAN_FILE_KEY) if handle is not None else None
+    if handle is None or not plan_file:
+        raise AppError(
+            Fault.USER,
+            "This restore is not known to this session, so the app can't tell what it made.",
+            "Delete what is left in the Azure portal, if you want it gone.",
+        )
+    try:
+        plan = load_plan(plan_file)
+    except (OSError, PlanError) as exc:
+        raise AppError(Fault.USER, f"The restore's plan can't be read: {exc}") from exc
+
+    def run(ctx: JobContext) -> Any:
+        from pgflex_gui.jobs.cleanup import CleanupJob
+        from pgflex_gui.restore_cli import build_engine_for
+
+        engine = build_engine_for(
+            plan,
+            factory=factory,
+            credential=credential,
+            secrets=comp.keystore.get() if comp.keystore is not None else None,
+            audit=comp.audit,
+            pg_tool_paths=comp.pg_tool_paths(),
+        )
+        return CleanupJob(engine, items, handle.journal).run(ctx)
+
+    return FunctionJob(
+        run,
+        title=f"Clean up after Restore into {plan.target.server_name}",
+        kind="cleanup",
+        touches=[plan.target.server_id] if plan.target.server_id else [],
+    )
 
 
 def restore_job(comp: Composition, factory: Any, credential: Any, plan: Any) -> Any:

@@ -25,6 +25,7 @@ import logging
 import multiprocessing
 import queue
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,7 @@ __all__ = [
     "SERVICE",
     "BackendInfo",
     "Keystore",
+    "MemoryKeystore",
     "classify_backend",
     "probe_backend",
     "sandbox_key",
@@ -306,3 +308,23 @@ class Keystore:
             retryable=True,
             details=f"{type(exc).__name__}: {exc}",
         )
+
+
+class MemoryKeystore:
+    """Secrets in this process's memory only, never written anywhere.
+
+    For tests and benchmarks that check what the app stores without the OS keyring (which
+    is tested on its own), in the shape the jobs read (``get``/``set``/``delete``).
+    """
+
+    def __init__(self, data: Mapping[str, str] | None = None) -> None:
+        self.data: dict[str, str] = dict(data or {})
+
+    def get(self, key: str) -> str | None:
+        return self.data.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self.data[key] = value
+
+    def delete(self, key: str) -> bool:
+        return self.data.pop(key, None) is not None

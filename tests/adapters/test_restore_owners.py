@@ -21,6 +21,7 @@ from pgflex_gui.jobs.journal import JournalStore
 from pgflex_gui.jobs.restore import LocalFolder, RestoreEngine, RestoreResult
 from pgflex_gui.jobs.restore_adapters import LocalPgRunner
 from pgflex_gui.jobs.restore_plan_file import ContainerSpec, RestorePlanFile, TargetSpec
+from pgflex_gui.keystore import MemoryKeystore
 from pgflex_gui.sandbox.dataplane import LocalDataPlane
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
@@ -80,17 +81,6 @@ ORDER BY 1;
 """
 
 
-class MemSecrets:
-    def __init__(self) -> None:
-        self.data = {ENTRY: PASSWORD}
-
-    def get(self, key: str) -> str | None:
-        return self.data.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self.data[key] = value
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     d = tmp_path_factory.mktemp("owners")
@@ -138,7 +128,7 @@ def _run(world: dict[str, Any], key: str, **plan_kw: Any) -> RestoreResult:
     )
     engine = RestoreEngine(
         plan, arm=None, downloader=LocalFolder(world["files"]), pg=LocalPgRunner(),
-        secrets=MemSecrets(),
+        secrets=MemoryKeystore({ENTRY: PASSWORD}),
     )  # fmt: skip
     return engine.run(JobContext(token=CancelToken(), journal=journal))
 

@@ -20,6 +20,7 @@ from pgflex_gui.jobs.journal import JournalStore
 from pgflex_gui.jobs.restore import LocalFolder, RestoreEngine, RestoreResult
 from pgflex_gui.jobs.restore_adapters import LocalPgRunner
 from pgflex_gui.jobs.restore_plan_file import ContainerSpec, RestorePlanFile, TargetSpec
+from pgflex_gui.keystore import MemoryKeystore
 from pgflex_gui.sandbox.dataplane import SYSTEM_DATABASE_FILES, LocalDataPlane
 from pgflex_gui.sandbox.pgdata import SEED_DATABASES
 
@@ -28,17 +29,6 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 ADMIN = "pgadmin"
 PASSWORD = "Sys-db_test.Pass1"
 ENTRY = "server-admin:system-db-target"
-
-
-class MemSecrets:
-    def __init__(self) -> None:
-        self.data = {ENTRY: PASSWORD}
-
-    def get(self, key: str) -> str | None:
-        return self.data.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self.data[key] = value
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +81,7 @@ def _run(world: dict[str, Any], job: str, **plan_kw: Any) -> RestoreResult:
         arm=None,
         downloader=LocalFolder(world["files"]),
         pg=LocalPgRunner(),
-        secrets=MemSecrets(),
+        secrets=MemoryKeystore({ENTRY: PASSWORD}),
     )
     return engine.run(JobContext(token=CancelToken(), journal=journal))
 

@@ -35,6 +35,7 @@ from pgflex_gui.composition import Composition
 from pgflex_gui.domain.cloud import resolve_cloud
 from pgflex_gui.domain.models import RecoveryPoint
 from pgflex_gui.domain.restore_plan import build_restore_request
+from pgflex_gui.domain.restore_progress import CreatedKind
 from pgflex_gui.jobs.journal import JournalStore
 from pgflex_gui.jobs.restore_adapters import SdkRestoreArm
 from pgflex_gui.jobs.restore_plan_file import (
@@ -44,6 +45,7 @@ from pgflex_gui.jobs.restore_plan_file import (
     TargetSpec,
 )
 from pgflex_gui.jobs.runner import JobRunner
+from pgflex_gui.keystore import MemoryKeystore
 from pgflex_gui.sandbox.arm.seed import IDS
 from pgflex_gui.sandbox.pgdata import SEED_DATABASES
 from pgflex_gui.ui.main_window import MainWindow
@@ -64,22 +66,6 @@ FILES_CONTAINER = "journey-files"
 FILES_PREFIX = "journey"
 LOAD_MS = 90_000
 RESTORE_MS = 600_000
-
-
-class MemoryKeystore:
-    """The keystore the jobs read (in memory; the OS keyring is tested elsewhere)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self.data.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self.data[key] = value
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
 
 
 class Keystores:
@@ -702,11 +688,13 @@ def test_journey_a_cancelled_restore(app: App, sandbox: Any, tmp_path: Path) -> 
     def downloaded() -> list[str]:
         detail = app.row(job_id).detail
         created = detail.created if detail is not None else ()
-        return [c.removeprefix("Downloaded file ") for c in created if c.startswith("Downloaded")]
+        return [c.name for c in created if c.kind is CreatedKind.FILE]
 
     def server_begun() -> bool:
         detail = app.row(job_id).detail
-        return detail is not None and any(c.startswith(f"Server {server}") for c in detail.created)
+        return detail is not None and any(
+            c.kind is CreatedKind.SERVER and c.name == server for c in detail.created
+        )
 
     app.qtbot.waitUntil(lambda: bool(downloaded()) and server_begun(), timeout=RESTORE_MS)
     # Cancel asks first and says what the restore has made so far.
@@ -730,6 +718,31 @@ def test_journey_a_cancelled_restore(app: App, sandbox: Any, tmp_path: Path) -> 
     assert row.state == "Cancelled"
     assert row.message == "Cancelled"
     assert app.report(job_id)["outcome"]["kind"] == "cancelled"
-    # What it listed is kept, as it said; the source server is untouched.
+    # Once stopped, it offers to delete exactly what it created, each a checkbox.
+    offer = app.window.jobs.cleanup_dialog
+    assert offer is not None
+    app.qtbot.waitUntil(offer.isVisible)
+    listed = {item.words: box for box, item in offer.boxes}
+    assert set(listed) == {str(c) for c in app.row(job_id).detail.created}
+    assert all(box.isChecked() for box in listed.values())
+    for words, box in listed.items():
+        if words.startswith("Downloaded"):
+            box.setChecked(False)  # keep the files: only the half-built server goes
+    server_id = str(IDS.server_id(server))
+    entry = f"server-admin:{server_id.lower()}"
+    assert app.keystore.get(entry)
+    with app.qtbot.waitSignal(
+        app.bridge.finished, timeout=RESTORE_MS,
+        check_params_cb=lambda *a: a[0] != job_id,
+    ) as cleaned:  # fmt: skip
+        app.qtbot.mouseClick(offer.delete, Qt.MouseButton.LeftButton)
+    assert cleaned.args[2] is None, cleaned.args[2]
+    assert cleaned.args[1].deleted == [f"Server {server} (new: this restore creates it)"]
+    assert sandbox.world.state.get(server_id) is None  # gone from Azure
+    assert app.keystore.get(entry) is None  # and its generated password from the keyring
+    cleanup_row = app.row(str(cleaned.args[0]))
+    assert cleanup_row.title == f"Clean up after Restore into {server}"
+    assert cleanup_row.state == "Finished"
+    # What the user kept stays; the source server is untouched.
     assert all(Path(f).exists() for f in files), files
     assert _source_counts(sandbox) == source_before

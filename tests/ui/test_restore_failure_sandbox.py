@@ -28,6 +28,7 @@ from pgflex_gui.jobs.restore_plan_file import (
     TargetSpec,
 )
 from pgflex_gui.jobs.runner import JobRunner
+from pgflex_gui.keystore import MemoryKeystore
 from pgflex_gui.sandbox.arm.seed import IDS
 from pgflex_gui.sandbox.pgdata import SEED_DATABASES
 from pgflex_gui.ui.main_window import MainWindow
@@ -41,19 +42,6 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.timeout(900)]
 
 SERVER = "pg-restored-gui-retry"
 EXPIRED_SAS = "sv=2020-10-02&sr=c&sp=rl&se=2020-01-01T00:00:00Z&sig=AAAA"
-
-
-class MemoryKeystore:
-    """The keystore the job reads (in memory here; the keyring itself is tested elsewhere)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self.data.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self.data[key] = value
 
 
 class Keystores:

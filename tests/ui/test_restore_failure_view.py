@@ -22,6 +22,7 @@ from pgflex_gui.jobs.journal import JournalStore
 from pgflex_gui.jobs.restore import RestoreEngine, RestoreJob, plan_digest
 from pgflex_gui.jobs.restore_plan_file import ContainerSpec, save_plan
 from pgflex_gui.jobs.runner import JobRunner
+from pgflex_gui.keystore import MemoryKeystore
 from pgflex_gui.ui.main_window import MainWindow
 from pgflex_gui.ui.notify import DesktopNotifier
 from pgflex_gui.ui.panels.job_details import JobRequest
@@ -34,7 +35,6 @@ from tests.unit.test_restore_engine import (
     FakeArm,
     FakeDownloader,
     FakePg,
-    MemSecrets,
     make_plan,
 )
 
@@ -75,7 +75,7 @@ def _engine(tmp_path: Path, *, denied: bool = False, fail: set[str] | None = Non
     pg = FakePg(ev)
     pg.fail = fail or set()
     return RestoreEngine(make_plan(tmp_path), arm=FakeArm(ev), downloader=downloader, pg=pg,
-                         secrets=MemSecrets(), poll_s=0.01)  # fmt: skip
+                         secrets=MemoryKeystore(), poll_s=0.01)  # fmt: skip
 
 
 def _run(qtbot: Any, window: Any, runner: JobRunner, engine: RestoreEngine) -> tuple[str, Any]:

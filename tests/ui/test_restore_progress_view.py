@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 
-from pgflex_gui.domain.restore_progress import DbStage, ProgressTracker
+from pgflex_gui.domain.restore_progress import Created, CreatedKind, DbStage, ProgressTracker
 from pgflex_gui.jobs.job import Progress
 from pgflex_gui.ui.panels.jobs import JobsModel, JobsPanel, RunnerBridge
 from tests.ui.fakes import SUB_A, FakeInventory
@@ -134,14 +134,20 @@ def test_cancel_asks_first_and_says_what_was_created(qtbot: Any, tasks: Any, now
     qtbot.waitUntil(lambda: widget.cancel_dialog is None)
     assert cancelled == []  # asked, and the user kept it running
 
-    tracker.created("Server pg-new (new: this restore creates it)")
-    tracker.created("Downloaded file /d/x_database_sales.sql")
+    tracker.created(
+        Created(CreatedKind.SERVER, "pg-new", "Server pg-new (new: this restore creates it)")
+    )
+    tracker.created(
+        Created(
+            CreatedKind.FILE, "/d/x_database_sales.sql", "Downloaded file /d/x_database_sales.sql"
+        )
+    )
     _send(bridge, tracker, "Creating the server")
     box = click_cancel()
     info = box.informativeText()
     assert "• Server pg-new (new: this restore creates it)" in info
     assert "• Downloaded file /d/x_database_sales.sql" in info
-    assert "nothing is deleted" in info
+    assert "choose which of them to delete" in info
     stop = next(b for b in box.buttons() if b.text() == "Cancel the job")
     qtbot.mouseClick(stop, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: widget.cancel_dialog is None)

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWizard
 
 from pgflex_gui.jobs.restore_plan_file import RestorePlanFile
+from pgflex_gui.keystore import MemoryKeystore
 from pgflex_gui.ui.tasks import TaskManager
 from pgflex_gui.ui.wizards.restore.flow import ReadAccess, Step
 from pgflex_gui.ui.wizards.restore.wizard import RestoreWizard, open_restore_wizard
@@ -87,14 +88,6 @@ class SasStorage(FakeStorage):
     def make_read_sas(self, container_url: str, container_arm_id: str = "") -> str:
         self.made.append((container_url, container_arm_id))
         return "sv=2025-11-05&sr=c&sp=rl&se=2099-01-01T00:00:00Z&sig=madebyapp"
-
-
-class MemoryKeystore:
-    def __init__(self) -> None:
-        self.data: dict[str, str] = {}
-
-    def set(self, key: str, value: str) -> None:
-        self.data[key] = value
 
 
 def test_make_one_for_me_fills_the_sas_and_the_keyring_gets_it(qtbot: Any, add_self_deleting: Any, inventory: FakeInventory, inline_tasks: TaskManager, tmp_path: Path) -> None:  # fmt: skip

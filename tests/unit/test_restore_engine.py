@@ -26,6 +26,7 @@ from pgflex_gui.jobs.restore_plan_file import (
     load_plan,
     save_plan,
 )
+from pgflex_gui.keystore import MemoryKeystore
 from pgflex_gui.postgres.dumps import DumpKind, Toc, TocEntry
 from pgflex_gui.postgres.outcome import ProcessOutcome
 from pgflex_gui.postgres.restore import ProgressEvent
@@ -241,17 +242,6 @@ class FakePg:
         return {t: self.dbs.get(name, 0) for t in tables}
 
 
-class MemSecrets:
-    def __init__(self) -> None:
-        self.data: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self.data.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self.data[key] = value
-
-
 @pytest.fixture
 def world(tmp_path: Path) -> dict[str, Any]:
     ev = Events()
@@ -260,7 +250,7 @@ def world(tmp_path: Path) -> dict[str, Any]:
         "arm": FakeArm(ev),
         "dl": FakeDownloader(ev, {"a": 1, "b": 2, "c": 3}),
         "pg": FakePg(ev),
-        "secrets": MemSecrets(),
+        "secrets": MemoryKeystore(),
         "audit": [],
         "store": JournalStore(tmp_path / "journal"),
     }

@@ -168,6 +168,14 @@ class TargetServerService:
             poller = self._client(sub).configurations.begin_put(rg, name, parameter, _json(body))
         return Lro(poller, what=what, convert=lambda _raw: None)
 
+    def begin_delete(self, server_id: ResourceId | str) -> Lro[None]:
+        """Delete the server (long-running); a server already gone is not an error."""
+        sub, rg, name = _parts(server_id)
+        what = f"delete server {name}"
+        with azure_call(what):
+            poller = self._client(sub).servers.begin_delete(rg, name)
+        return Lro(poller, what=what, convert=lambda _raw: None)
+
     def begin_restart(self, server_id: ResourceId | str) -> Lro[None]:
         """Restart the server (static parameters such as shared_preload_libraries)."""
         sub, rg, name = _parts(server_id)

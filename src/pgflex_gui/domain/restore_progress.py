@@ -13,10 +13,12 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import Enum, StrEnum
 
 __all__ = [
     "OUTPUT_LINES",
+    "Created",
+    "CreatedKind",
     "DbProgress",
     "DbStage",
     "ProgressTracker",
@@ -91,6 +93,27 @@ class DbProgress:
         return ""
 
 
+class CreatedKind(StrEnum):
+    """What a restore can make (and a clean-up after a cancel can delete)."""
+
+    SERVER = "server"  # a new flexible server (and its generated admin password)
+    FILE = "file"  # a downloaded file
+    DATABASE = "database"  # a database made on an existing server
+
+
+@dataclass(frozen=True)
+class Created:
+    """One thing this restore made: what, its name, and the words that say so."""
+
+    kind: CreatedKind
+    name: str  # server name, file path, or database name
+    words: str
+    server: str = ""  # for a database: the server it is on
+
+    def __str__(self) -> str:
+        return self.words
+
+
 @dataclass(frozen=True)
 class RestoreProgress:
     """A snapshot of a whole restore, for the jobs row and the progress table."""
@@ -99,7 +122,7 @@ class RestoreProgress:
     databases: tuple[DbProgress, ...] = ()
     fraction: float = 0.0  # overall, 0..1, never less than an earlier snapshot's
     eta_s: float | None = None  # None: no measured rate yet ("estimating…")
-    created: tuple[str, ...] = ()  # what this restore made so far, in words (for a cancel)
+    created: tuple[Created, ...] = ()  # what this restore made so far (for a cancel)
 
     def database(self, name: str) -> DbProgress | None:
         """The database called ``name``, if the restore has it."""
@@ -120,7 +143,7 @@ class ProgressTracker:
         self._dbs: dict[str, DbProgress] = {}
         self._best = 0.0
         self._samples: deque[tuple[float, float]] = deque()
-        self._created: list[str] = []
+        self._created: list[Created] = []
 
     def stage(self, words: str, *, azure_done: bool | None = None) -> None:
         """The restore as a whole moved to ``words`` (e.g. "Downloading")."""
@@ -128,10 +151,10 @@ class ProgressTracker:
         if azure_done is not None:
             self._azure_done = self._azure_done or azure_done
 
-    def created(self, words: str) -> None:
+    def created(self, thing: Created) -> None:
         """The restore made something (a server, a downloaded file, a database)."""
-        if words not in self._created:
-            self._created.append(words)
+        if thing not in self._created:
+            self._created.append(thing)
 
     def databases(self, sizes: dict[str, int]) -> None:
         """The databases the restore will handle, with their file sizes (bytes)."""

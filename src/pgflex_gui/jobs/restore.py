@@ -48,7 +48,7 @@ from pgflex_gui.domain.restore_outcome import (
     restore_outcome,
 )
 from pgflex_gui.domain.restore_plan import build_restore_request, target_version_ok
-from pgflex_gui.domain.restore_progress import DbStage, ProgressTracker
+from pgflex_gui.domain.restore_progress import Created, CreatedKind, DbStage, ProgressTracker
 from pgflex_gui.domain.restore_summary import DatabaseSummary, RestoreSummary
 from pgflex_gui.domain.restore_tuning import (
     TUNED_PARAMETERS,
@@ -137,6 +137,8 @@ class SecretStore(Protocol):
 
     def set(self, key: str, value: str) -> None: ...
 
+    def delete(self, key: str) -> object: ...
+
 
 class RestoreArm(Protocol):
     """Azure control-plane calls. Blocking calls take ``check`` (raises Cancelled)."""
@@ -186,6 +188,10 @@ class RestoreArm(Protocol):
     ) -> None: ...
 
     def restart_server(self, target: TargetSpec, *, check: Callable[[], None]) -> None: ...
+
+    def delete_server(self, target: TargetSpec, *, check: Callable[[], None]) -> None:
+        """Delete the server (only ever one this restore created; gone already is fine)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -523,9 +529,13 @@ def plan_digest(plan: RestorePlanFile, *, with_read_access: bool = False) -> str
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def _server_admin_key(server_id: str) -> str:
-    # Same entry name as keystore.server_admin_key (jobs/ may not import the top level).
+def server_admin_entry(server_id: str) -> str:
+    """The keyring entry of a server's admin password (= keystore.server_admin_key; jobs/
+    may not import the top level)."""
     return f"server-admin:{server_id.lower()}"
+
+
+_server_admin_key = server_admin_entry
 
 
 def _db_key(name: str) -> str:
@@ -863,7 +873,13 @@ class RestoreEngine:
                 state["created_by_app"] = True
                 journal.checkpoint("server", state)
             with self._lock:
-                self._tracker.created(f"Server {t.server_name} (new: this restore creates it)")
+                self._tracker.created(
+                    Created(
+                        CreatedKind.SERVER,
+                        t.server_name,
+                        f"Server {t.server_name} (new: this restore creates it)",
+                    )
+                )
             password = self.secrets.get(entry)
             if not password:
                 raise AppError(
@@ -1106,7 +1122,9 @@ class RestoreEngine:
                         self._db_stage(name, DbStage.FAILED)
                         continue
                     with self._lock:
-                        self._tracker.created(f"Downloaded file {path}")
+                        self._tracker.created(
+                            Created(CreatedKind.FILE, str(path), f"Downloaded file {path}")
+                        )
                     self._db_stage(name, DbStage.SERVER)
                     futures.append(pool.submit(self._restore_db, db, path, roles_future))
                 if listing.get("postgres_probe") is not None:
@@ -1257,9 +1275,14 @@ class RestoreEngine:
             created = True
             if self.plan.target.mode != "new":
                 with self._lock:
+                    server = self.plan.target.server_name
                     self._tracker.created(
-                        f"Database {name} on {self.plan.target.server_name} (new, empty or partly "
-                        "restored)"
+                        Created(
+                            CreatedKind.DATABASE,
+                            name,
+                            f"Database {name} on {server} (new, empty or partly restored)",
+                            server=server,
+                        )
                     )
         keep_owners = self.plan.roles
         if keep_owners and toc is not None:

@@ -347,6 +347,10 @@ class SdkRestoreArm:
     def restart_server(self, target: TargetSpec, *, check: Callable[[], None]) -> None:
         _wait(self.servers.begin_restart(target.server_id), check)
 
+    def delete_server(self, target: TargetSpec, *, check: Callable[[], None]) -> None:
+        if self.servers.exists(target.server_id):
+            _wait(self.servers.begin_delete(target.server_id), check)
+
 
 def _wait(lro: Lro[Any], check: Callable[[], None]) -> None:
     """Wait for an Lro in 1 s steps, checking for cancellation between polls."""

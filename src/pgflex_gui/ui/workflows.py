@@ -52,11 +52,14 @@ class WorkflowServices:
     storage: Any  # azure.storage.StorageService
     start_restore: Callable[..., str]  # (RestorePlanFile, job_id=None) -> job id
     keystore: Any = None
+    # (cancelled restore's job id, chosen Created items) -> the clean-up job's id
+    start_cleanup: Callable[[str, Any], str] | None = None
 
 
 PLAN_FILE_KEY = "plan_file"  # = backends.PLAN_FILE_KEY: a restore's journal names its plan
 RESUME_RESTORE = "resume-restore"
 RETRY_RESTORE = "retry-restore"
+CLEAN_UP_RESTORE = "clean-up-restore"
 
 
 def bridge_runner(runner: Any, bridge: RunnerBridge) -> Callable[[], None]:
@@ -195,6 +198,7 @@ class WorkflowActions:
             NodeAction.DELETE_INSTANCE.value: self.delete_instance,
             RESUME_RESTORE: self.resume_restore,
             RETRY_RESTORE: self.retry_restore,
+            CLEAN_UP_RESTORE: self.clean_up_restore,
         }
 
     def resume_restore(self, request: Any) -> None:
@@ -204,6 +208,15 @@ class WorkflowActions:
     def retry_restore(self, request: Any) -> None:
         """Run a restore again, reading the files another way (``request.read_access``)."""
         self._restart_restore(str(request.job_id), str(request.read_access or ""))
+
+    def clean_up_restore(self, request: Any) -> None:
+        """Delete the chosen things a cancelled restore created (``request.items``)."""
+        services = self._require()
+        if services.start_cleanup is None:
+            raise AppError(Fault.USER, "Cleaning up is not available in this session.")
+        items = tuple(request.items)
+        log.info("Cleaning up after restore %s: %d item(s)", request.job_id, len(items))
+        services.start_cleanup(str(request.job_id), items)
 
     def _restart_restore(self, job_id: str, read_access: str) -> None:
         services = self._require()

@@ -7,6 +7,8 @@ import pytest
 
 from pgflex_gui.domain.restore_progress import (
     OUTPUT_LINES,
+    Created,
+    CreatedKind,
     DbProgress,
     DbStage,
     ProgressTracker,
@@ -120,9 +122,11 @@ def test_snapshot_names_databases_and_stage() -> None:
     assert snap.database("late") is not None
     assert snap.database("missing") is None
     assert snap.created == ()
-    tracker.created("Server pg-new")
-    tracker.created("Server pg-new")
-    assert tracker.snapshot().created == ("Server pg-new",)
+    made = Created(CreatedKind.SERVER, "pg-new", "Server pg-new")
+    tracker.created(made)
+    tracker.created(Created(CreatedKind.SERVER, "pg-new", "Server pg-new"))
+    assert tracker.snapshot().created == (made,)
+    assert str(made) == "Server pg-new"
     for i in range(OUTPUT_LINES + 3):
         tracker.output("a", f"line {i}")
     out = tracker.snapshot().database("a")

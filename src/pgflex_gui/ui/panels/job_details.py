@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -32,10 +33,15 @@ from PySide6.QtWidgets import (
 
 from pgflex_gui.domain.errors import AppError
 from pgflex_gui.domain.restore_outcome import OutcomeKind, RestoreFailed, RestoreOutcome, Stage
-from pgflex_gui.domain.restore_progress import OUTPUT_LINES, RestoreProgress
+from pgflex_gui.domain.restore_progress import (
+    OUTPUT_LINES,
+    Created,
+    CreatedKind,
+    RestoreProgress,
+)
 from pgflex_gui.ui.wizards.restore.flow import ReadAccess
 
-__all__ = ["JobDetailsDialog", "JobProgressDialog", "JobRequest"]
+__all__ = ["CleanupOfferDialog", "JobDetailsDialog", "JobProgressDialog", "JobRequest"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,73 @@ class JobRequest:
 
     job_id: str
     read_access: str = ""  # "" = as before
+    items: tuple[Created, ...] = ()  # clean-up: what to delete
+
+
+class CleanupOfferDialog(QDialog):
+    """After a cancelled restore: which of the things it created to delete (non-modal).
+
+    Each item is a checkbox ("delete this when I press Delete"); nothing else is touched.
+
+    Signals:
+        delete_requested(str, object): job id, tuple of the chosen ``Created`` items.
+    """
+
+    delete_requested = Signal(str, object)
+
+    def __init__(
+        self, job_id: str, title: str, created: tuple[Created, ...], parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.job_id = job_id
+        self.setObjectName("cleanupOffer")
+        self.setWindowTitle("Delete what the cancelled restore created?")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.setMinimumWidth(560)
+        intro = QLabel(
+            f"{title} was cancelled. It had created the things below. Tick what to delete; "
+            "the rest stays as it is, and nothing else is touched."
+        )
+        intro.setWordWrap(True)
+        self.boxes: list[tuple[QCheckBox, Created]] = []
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        for item in created:
+            box = QCheckBox(_delete_words(item))
+            box.setChecked(True)
+            box.setToolTip(item.words)
+            box.toggled.connect(self._on_box_toggled)
+            layout.addWidget(box)
+            self.boxes.append((box, item))
+        buttons = QDialogButtonBox()
+        self.delete = buttons.addButton(
+            "Delete selected", QDialogButtonBox.ButtonRole.DestructiveRole
+        )
+        self.delete.setObjectName("deleteSelected")
+        self.delete.setAutoDefault(False)
+        keep = buttons.addButton("Keep them", QDialogButtonBox.ButtonRole.RejectRole)
+        keep.setDefault(True)
+        self.delete.clicked.connect(self._on_delete_clicked)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def chosen(self) -> tuple[Created, ...]:
+        return tuple(item for box, item in self.boxes if box.isChecked())
+
+    def _on_box_toggled(self, _checked: bool) -> None:
+        self.delete.setEnabled(bool(self.chosen()))
+
+    def _on_delete_clicked(self) -> None:
+        self.delete_requested.emit(self.job_id, self.chosen())
+        self.accept()
+
+
+def _delete_words(item: Created) -> str:
+    if item.kind is CreatedKind.SERVER:
+        return f"Delete server {item.name} (and the admin password this restore generated)"
+    if item.kind is CreatedKind.DATABASE:
+        return f"Drop database {item.name} on {item.server}"
+    return f"Delete the downloaded file {item.name}"
 
 
 def outcome_of(error: AppError | None) -> RestoreOutcome | None:
@@ -61,6 +134,7 @@ class JobDetailsDialog(QDialog):
 
     resume_requested = Signal(str)
     retry_requested = Signal(str, str)
+    cleanup_requested = Signal(str)
 
     def __init__(
         self,
@@ -70,6 +144,7 @@ class JobDetailsDialog(QDialog):
         state: str,
         message: str,
         error: AppError | None,
+        created: tuple[Created, ...] = (),
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -128,9 +203,14 @@ class JobDetailsDialog(QDialog):
         self.retry.setVisible(read_failed)
         self.resume.clicked.connect(self._on_resume_clicked)
         self.retry.clicked.connect(self._on_retry_clicked)
+        self.cleanup = QPushButton("Delete what it created…")
+        self.cleanup.setObjectName("cleanup")
+        self.cleanup.setVisible(state == "Cancelled" and bool(created))
+        self.cleanup.clicked.connect(self._on_cleanup_clicked)
 
         actions = QHBoxLayout()
         actions.addWidget(self.resume)
+        actions.addWidget(self.cleanup)
         actions.addStretch(1)
         actions.addWidget(self.read_method)
         actions.addWidget(self.retry)
@@ -151,6 +231,10 @@ class JobDetailsDialog(QDialog):
 
     def _on_resume_clicked(self) -> None:
         self.resume_requested.emit(self.job_id)
+        self.accept()
+
+    def _on_cleanup_clicked(self) -> None:
+        self.cleanup_requested.emit(self.job_id)
         self.accept()
 
     def _on_retry_clicked(self) -> None:

@@ -44,10 +44,11 @@ from pgflex_gui.domain.errors import AppError
 from pgflex_gui.domain.models import BackupJob
 from pgflex_gui.domain.ports import InventoryPort
 from pgflex_gui.domain.restore_outcome import RestoreOutcome
-from pgflex_gui.domain.restore_progress import RestoreProgress, eta_words
+from pgflex_gui.domain.restore_progress import Created, RestoreProgress, eta_words
 from pgflex_gui.domain.restore_summary import RestoreSummary
 from pgflex_gui.ui.describe import duration_words, operation_words
 from pgflex_gui.ui.panels.job_details import (
+    CleanupOfferDialog,
     JobDetailsDialog,
     JobProgressDialog,
     JobRequest,
@@ -150,7 +151,8 @@ def cancel_words(row: JobRow) -> str:
     items = "\n".join(f"• {c}" for c in created)
     return (
         "The restore stops at its next step. So far it has created:\n"
-        f"{items}\n\nCancelling keeps them: nothing is deleted, and nothing else is touched."
+        f"{items}\n\nCancelling keeps them for now; once it has stopped you can choose which of "
+        "them to delete. Nothing else is touched."
     )
 
 
@@ -534,6 +536,7 @@ class JobsPanel(QWidget):
         self.details_dialog: JobDetailsDialog | None = None
         self.progress_dialog: JobProgressDialog | None = None
         self.result_dialog: RestoreResultDialog | None = None
+        self.cleanup_dialog: CleanupOfferDialog | None = None
         self.cancel_dialog: QMessageBox | None = None
         self._style_table(self._local)
         header = self._local.horizontalHeader()
@@ -626,6 +629,9 @@ class JobsPanel(QWidget):
             if failure is not None and not cancelled:
                 self.show_job(job_id)
                 self.job_failed.emit(job_id, failure)
+            elif cancelled and self._created(job_id):
+                self.show_job(job_id)
+                self.offer_cleanup(job_id)
             elif isinstance(result, RestoreSummary) and result.outcome.ok and not cancelled:
                 self.show_job(job_id)
                 self.restore_succeeded.emit(job_id)
@@ -739,10 +745,40 @@ class JobsPanel(QWidget):
         dialog.show()
         return dialog
 
+    def _created(self, job_id: str) -> tuple[Created, ...]:
+        i = self.model.row_of(job_id)
+        detail = self.model.rows()[i].detail if i >= 0 else None
+        return detail.created if detail is not None else ()
+
+    def offer_cleanup(self, job_id: str) -> CleanupOfferDialog | None:
+        """After a cancelled restore: offer to delete what it created (non-modal)."""
+        created = self._created(job_id)
+        if not created:
+            return None
+        if self.cleanup_dialog is not None:
+            self.cleanup_dialog.close()
+        title = self.model.rows()[self.model.row_of(job_id)].title
+        dialog = CleanupOfferDialog(job_id, title, created, parent=self)
+        dialog.delete_requested.connect(self._on_cleanup_delete_requested)
+        dialog.destroyed.connect(self._on_cleanup_destroyed)
+        self.cleanup_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _on_cleanup_delete_requested(self, job_id: str, items: object) -> None:
+        chosen = (
+            tuple(i for i in items if isinstance(i, Created)) if isinstance(items, tuple) else ()
+        )
+        log.info("Clean-up after %s confirmed: %s", job_id, ", ".join(i.words for i in chosen))
+        self.job_action.emit("clean-up-restore", JobRequest(job_id, items=chosen))
+
+    def _on_cleanup_destroyed(self, _obj: object = None) -> None:
+        self.cleanup_dialog = None
+
     def close_dialogs(self) -> None:
         """Close the progress, details, result and cancel dialogs (the window is closing)."""
         dialogs = (self.progress_dialog, self.details_dialog, self.result_dialog,
-                   self.cancel_dialog)  # fmt: skip
+                   self.cancel_dialog, self.cleanup_dialog)  # fmt: skip
         for dialog in dialogs:
             if dialog is not None:
                 dialog.close()
@@ -763,8 +799,9 @@ class JobsPanel(QWidget):
             self.details_dialog.close()
         dialog = JobDetailsDialog(
             row.job_id, row.title, state=row.state, message=row.message, error=row.error,
-            parent=self,
+            created=self._created(row.job_id), parent=self,
         )  # fmt: skip
+        dialog.cleanup_requested.connect(self.offer_cleanup)
         dialog.resume_requested.connect(self._on_details_resume_requested)
         dialog.retry_requested.connect(self._on_details_retry_requested)
         dialog.destroyed.connect(self._on_details_destroyed)

@@ -70,12 +70,14 @@ class ArmService:
         from pgflex_gui.sandbox.arm import (
             routes_authz,
             routes_dp,
+            routes_dp_v2,
             routes_pg,
             routes_resources,
             routes_rg,
             routes_storage,
         )
 
+        routes_dp_v2.register(self)  # first: its v2 routes hand everything else on
         for module in (routes_resources, routes_authz, routes_pg, routes_storage, routes_dp):
             module.register(self)
         routes_rg.register(self)

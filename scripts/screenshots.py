@@ -8,7 +8,8 @@ Run under a real X server (Xvfb), e.g.::
 (inside ``dbus-run-session`` with an unlocked keyring, so a pasted SAS has somewhere to go).
 It loads the default seed, grabs the main window, runs "Backup now" on every protected
 server and grabs the Azure Backup jobs; then the restore wizard from the source server: every
-page, a real restore (progress, then succeeded), a second one with an expired pasted SAS
+page, a real restore (progress, then succeeded and its result view), one cancelled (the
+confirmation, then the offer to delete what it made), one with an expired pasted SAS
 (the failed row and its details); Tools > Restore… with nothing selected (files already
 there: the source page, the new-server and the existing-server choices); then the policy
 wizard for an unprotected server (vault and policy pages).
@@ -58,6 +59,7 @@ def patched(window, tasks, path, **kw):
                 ServicePort(svc.protection, svc.inventory),
                 ResourceId.parse(node.protection.instance_id),
                 retention=RetentionKind.DEFAULT,
+                label=node.label,  # as the app names it (instance names end in a GUID)
             )
             actions._runner.submit(job, "arm-write")
         later(2500, refresh)
@@ -188,15 +190,85 @@ def patched(window, tasks, path, **kw):
     def succeeded(job_id):
         wait_for(
             lambda: not next(r for r in rows() if r.job_id == job_id).active,
-            lambda: later(
-                500,
-                lambda: (
-                    show(job_id),
-                    shoot(window, "screenshot-restore-succeeded.png"),
-                    stage_failed(),
-                ),
-            ),
+            lambda: later(1500, lambda: result(job_id)),
         )
+
+    def result(job_id):
+        # The result view opened by itself; the new server is selected in the tree.
+        dialog = window.jobs.result_dialog
+        shoot(window, "screenshot-restore-succeeded.png")
+        if dialog is not None:
+            dialog.resize(760, 520)
+            shoot(dialog, "screenshot-restore-result.png")
+            dialog.close()
+        stage_cancel()
+
+    def stage_cancel():
+        node = next(n for n in window.model.servers() if n.label == "pg-src-weu")
+        window._handlers["restore"](node)
+        later(4000, cancel_1)
+
+    def cancel_1():
+        w = open_wizard()
+        if w is None:
+            stage_failed()
+            return
+        w.source_page.points.setCurrentRow(0)
+        w.next()
+        page = w.container_page
+        wait_for(lambda: has(page.accounts, "stpgrestoreweu"), lambda: cancel_2(w))
+
+    def cancel_2(w):
+        page = w.container_page
+        choose(page.accounts, "stpgrestoreweu")
+        wait_for(lambda: has(page.containers, "restores"), lambda: cancel_3(w))
+
+    def cancel_3(w):
+        page = w.container_page
+        choose(page.containers, "restores")
+        wait_for(page.isComplete, lambda: cancel_4(w), timeout_ms=20_000)
+
+    def cancel_4(w):
+        w.next()
+        page = w.server_page
+        page.name.setText("pg-src-weu-cancelled")
+        page.download.setText(f"{SCRATCH}/download-4")
+        wait_for(page.isComplete, lambda: cancel_5(w), timeout_ms=30_000)
+
+    def cancel_5(w):
+        w.next()
+        count = len(rows())
+        wait_for(w.summary_page.isComplete, w.accept, timeout_ms=10_000)
+
+        def made_things():
+            if len(rows()) <= count:
+                return False
+            detail = rows()[-1].detail
+            return detail is not None and len(detail.created) >= 2
+
+        wait_for(made_things, cancel_6)
+
+    def cancel_6():
+        job_id = rows()[-1].job_id
+        show(job_id)
+        box = window.jobs.ask_cancel(job_id)
+        if box is None:
+            stage_failed()
+            return
+        later(500, lambda: cancel_7(job_id, box))
+
+    def cancel_7(job_id, box):
+        shoot(box, "screenshot-restore-cancel-confirm.png")
+        stop = next(b for b in box.buttons() if b.text() == "Cancel the job")
+        stop.click()
+        wait_for(lambda: window.jobs.cleanup_dialog is not None, lambda: later(500, cancel_8))
+
+    def cancel_8():
+        dialog = window.jobs.cleanup_dialog
+        if dialog is not None:
+            shoot(dialog, "screenshot-restore-cancelled-cleanup.png")
+            dialog.delete.click()  # leave the sandbox as it was: the half-built server goes
+        later(1500, stage_failed)
 
     def stage_failed():
         node = next(n for n in window.model.servers() if n.label == "pg-src-weu")

@@ -202,6 +202,20 @@ def test_fleet_inventory_uses_resource_graph(factory: ClientFactory, box: Sandbo
     assert fleet.kind_of(instances[0].id) == "v1"
 
 
+def test_a_refresh_lists_live_through_arm(factory: ClientFactory, box: Sandbox) -> None:
+    """The snapshot fills the tree once; F5 or a finished restore must show what is new."""
+    fleet, _sources = _fleet(factory, box)
+    for t in fleet.list_tenants():
+        fleet.list_subscriptions(t.tenant_id)
+    first = {s.name for page in fleet.iter_servers(IDS.SUB) for s in page}
+    new_id = box.world.add_server(IDS.SUB, IDS.RG_PG, "pg-after-snapshot", location="westeurope")
+    again = {s.name for page in fleet.iter_servers(IDS.SUB) for s in page}
+    fleet.close()
+    box.state.delete(str(new_id))
+    assert "pg-after-snapshot" not in first
+    assert again == first | {"pg-after-snapshot"}  # live: the snapshot did not have it
+
+
 @pytest.mark.parametrize("how", ["denied", "unregistered"])
 def test_fleet_inventory_falls_back_to_arm(factory: ClientFactory, box: Sandbox, how: str) -> None:
     if how == "denied":

@@ -55,6 +55,13 @@ def test_1024x700_gives_the_centre_its_share(window: MainWindow, qtbot: Any) -> 
     widest = max(window.fontMetrics().horizontalAdvance(s) for s in ("Production", "Development"))
     assert plot.left() >= widest
     assert plot.height() / 2 >= 2 * lines
+    # and back: the tree takes its share again (it kept 320 px in a 1400 px window)
+    shrunk = window.tree_dock.width()
+    window.resize(1400, 900)
+    qtbot.waitUntil(lambda: window.width() == 1400)
+    QApplication.processEvents()
+    assert window.tree_dock.width() >= shrunk * 1400 / 1024 - 2
+    assert window.tree_dock.width() <= 0.5 * window.width() + 2
 
 
 def test_backup_overdue_fits_its_column_and_is_in_the_details(window: MainWindow) -> None:

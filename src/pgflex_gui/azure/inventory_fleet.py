@@ -123,6 +123,10 @@ class FleetInventory:
         self._subs_of_tenant: dict[str, list[str]] = {}
         self._tenant_of_sub: dict[str, str] = {}
         self._snapshots: dict[str, _Snapshot] = {}
+        # What a snapshot has answered once: a second listing is a refresh (F5, or the tree
+        # following a job) and goes to ARM, which is live; the snapshot would repeat what
+        # Resource Graph said at start-up (and Resource Graph itself lags ARM).
+        self._served: set[tuple[str, str]] = set()
         self._kinds: dict[str, BackupKind] = {}
         self._readers: list[ResourceGraphReader] = []
         self._threads: list[threading.Thread] = []
@@ -169,6 +173,14 @@ class FleetInventory:
         return self._inner.list_locations(subscription_id)
 
     # -- snapshots --------------------------------------------------------------------------
+    def _first_time(self, what: str, key: str) -> bool:
+        """True the first time ``what`` of ``key`` is listed (later ones are refreshes)."""
+        with self._lock:
+            if (what, key.lower()) in self._served:
+                return False
+            self._served.add((what, key.lower()))
+            return True
+
     def _snapshot(self, subscription_id: str) -> _Snapshot | None:
         if not self._use_rg:
             return None
@@ -253,7 +265,8 @@ class FleetInventory:
 
     # -- servers and vaults -----------------------------------------------------------------
     def iter_servers(self, subscription_id: str) -> Iterator[list[FlexServer]]:
-        snap = self._snapshot(subscription_id)
+        first = self._first_time("servers", subscription_id)
+        snap = self._snapshot(subscription_id) if first else None
         if snap is not None:
             try:
                 yield from snap.server_pages(subscription_id.lower())
@@ -263,7 +276,8 @@ class FleetInventory:
         yield from self._inner.iter_servers(subscription_id)
 
     def iter_vaults(self, subscription_id: str) -> Iterator[list[Vault]]:
-        snap = self._snapshot(subscription_id)
+        first = self._first_time("vaults", subscription_id)
+        snap = self._snapshot(subscription_id) if first else None
         if snap is not None:
             try:
                 snap.wait_protection()
@@ -276,7 +290,8 @@ class FleetInventory:
         yield from self._inner.iter_vaults(subscription_id)
 
     def list_backup_instances(self, vault_id: ResourceId) -> list[BackupInstance]:
-        snap = self._snapshot(vault_id.subscription_id)
+        first = self._first_time("instances", str(vault_id))
+        snap = self._snapshot(vault_id.subscription_id) if first else None
         if snap is not None and snap.done and snap.failed is None and snap.instances is not None:
             return [r.instance for r in snap.instances.get(str(vault_id).lower(), [])]
         sub, rg, name = vault_id.subscription_id, vault_id.resource_group, vault_id.name

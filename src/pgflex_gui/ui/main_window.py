@@ -613,16 +613,32 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        self._fit_docks()
+        old = event.oldSize()
+        self._fit_docks(old.width() if old.isValid() else 0, old.height() if old.isValid() else 0)
 
-    def _fit_docks(self) -> None:
-        """Docks keep their size when the window shrinks; give the centre its share back."""
+    def _fit_docks(self, old_width: int = 0, old_height: int = 0) -> None:
+        """Docks keep their share of the window as it shrinks or grows.
+
+        Qt keeps a dock's pixels: shrunk to 1024x700 and back, the tree stayed 320 px wide
+        in a 1400 px window, its status column cut off. Scale each dock with the window,
+        within its maximum share.
+        """
         tree_max = max(320, int(self.width() * _TREE_SHARE))
-        if self.tree_dock.isVisible() and self.tree_dock.width() > tree_max:
-            self.resizeDocks([self.tree_dock], [tree_max], Qt.Orientation.Horizontal)
+        if self.tree_dock.isVisible():
+            width = self.tree_dock.width()
+            if old_width > 0 and self.width() > old_width:
+                width = int(width * self.width() / old_width)
+            width = min(width, tree_max)
+            if width != self.tree_dock.width():
+                self.resizeDocks([self.tree_dock], [width], Qt.Orientation.Horizontal)
         bottom_max = max(160, int(self.height() * _BOTTOM_SHARE))
-        if self.bottom_dock.isVisible() and self.bottom_dock.height() > bottom_max:
-            self.resizeDocks([self.bottom_dock], [bottom_max], Qt.Orientation.Vertical)
+        if self.bottom_dock.isVisible():
+            height = self.bottom_dock.height()
+            if old_height > 0 and self.height() > old_height:
+                height = int(height * self.height() / old_height)
+            height = min(height, bottom_max)
+            if height != self.bottom_dock.height():
+                self.resizeDocks([self.bottom_dock], [height], Qt.Orientation.Vertical)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._coverage_timer.stop()

@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QWizard
 
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.models import BlobContainer, StorageAccount
+from pgflex_gui.domain.restore_options import RestoreOptions
 from pgflex_gui.jobs.restore_plan_file import RestorePlanFile
 from pgflex_gui.ui.tasks import TaskManager
 from pgflex_gui.ui.wizards.restore.flow import RestoreSource, Step
@@ -107,7 +109,27 @@ def test_happy_path_commits_expected_plan(
     wizard.next()
 
     assert wizard.currentId() == int(Step.SUMMARY)
-    assert "pg-orders-restored" in wizard.summary_page.rows.text()
+    summary = wizard.summary_page
+    assert "pg-orders-restored" in summary.rows.text()
+    assert "Options: restore everything" in summary.rows.text()
+    # pgAdmin's options, folded away until asked for.
+    assert not summary.options_box.isVisible()
+    qtbot.mouseClick(summary.show_options, Qt.MouseButton.LeftButton)
+    assert summary.options_box.isVisible()
+    summary.content.setCurrentIndex(summary.content.findText("Schema only (no rows)"))
+    box = summary.no_privileges  # a click on its indicator (the row is wider than its text)
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(8, box.height() // 2))
+    assert box.isChecked()
+    qtbot.keyClicks(summary.objects, "orders: public.orders, archive")
+    assert "schema only (no rows)" in summary.rows.text()
+    assert "orders: only public.orders, archive" in summary.rows.text()
+    qtbot.keyClick(summary.objects, Qt.Key.Key_Return)
+    qtbot.keyClicks(summary.objects, "not a line")  # no "database:" part
+    assert "line 2" in summary.objects.toolTip()
+    for _ in range(len("not a line") + 1):
+        qtbot.keyClick(summary.objects, Qt.Key.Key_Backspace)
+    assert summary.objects.toolTip() == ""
+    assert summary.isComplete(), wizard.flow.issues(Step.SUMMARY)
     with qtbot.waitSignal(wizard.committed) as blocker:
         wizard.button(QWizard.WizardButton.FinishButton).click()
     assert blocker.args == ["job-42"]
@@ -124,6 +146,10 @@ def test_happy_path_commits_expected_plan(
     assert plan.target.server_id.endswith("/flexibleServers/pg-orders-restored")
     assert plan.target.version == "16"
     assert plan.download_dir == str(tmp_path)
+    assert plan.options == RestoreOptions(
+        schema_only=True, no_privileges=True, objects={"orders": ("public.orders", "archive")}
+    )
+    assert RestorePlanFile.from_json(plan.to_json()).options == plan.options
     assert plan.to_json()  # no secrets (to_json refuses them)
 
 

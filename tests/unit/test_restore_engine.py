@@ -203,6 +203,9 @@ class FakePg:
         self.ev.add("create-db", name)
         self.dbs[name] = 0
 
+    def create_schemas(self, target: PgTarget, name: str, schemas: Sequence[str]) -> None:
+        self.ev.add("create-schemas", name)
+
     def drop_database(self, target: PgTarget, name: str) -> None:
         self.ev.add("drop-db", name)
         del self.dbs[name]
@@ -211,7 +214,8 @@ class FakePg:
                 keep_owners: bool, keep_privileges: bool, toc: Toc | None,
                 on_progress: Callable[[ProgressEvent], None],
                 cancel: Callable[[], bool],
-                on_output: Callable[[str], None] | None = None) -> ProcessOutcome:  # fmt: skip
+                on_output: Callable[[str], None] | None = None,
+                extra_args: Sequence[str] = ()) -> ProcessOutcome:  # fmt: skip
         self.ev.add("restore-start", name)
         if on_output is not None:
             on_output(f"$ pg_restore -d {name} {path.name}")

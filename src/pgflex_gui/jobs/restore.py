@@ -248,6 +248,10 @@ class PgRunner(Protocol):
 
     def drop_database(self, target: PgTarget, name: str) -> None: ...
 
+    def create_schemas(self, target: PgTarget, name: str, schemas: Sequence[str]) -> None:
+        """``CREATE SCHEMA IF NOT EXISTS`` each of ``schemas`` in database ``name``."""
+        ...
+
     def restore(
         self,
         target: PgTarget,
@@ -262,8 +266,11 @@ class PgRunner(Protocol):
         on_progress: Callable[[ProgressEvent], None],
         cancel: Callable[[], bool],
         on_output: Callable[[str], None] | None = None,
+        extra_args: Sequence[str] = (),
     ) -> ProcessOutcome:
-        """Restore one database; ``on_output`` gets "$ <command line>" first, then each line."""
+        """Restore one database; ``on_output`` gets "$ <command line>" first, then each line.
+
+        ``extra_args``: pg_restore flags from the plan's options (archives only)."""
         ...
 
     def prepare_owners(self, target: PgTarget, toc: Toc) -> OwnerGrants:
@@ -622,6 +629,8 @@ class RestoreEngine:
             journal.update({"plan_digest": digest, "started": res.started})
         res.timeline = [StageTime(**t) for t in journal.get("timeline", [])]
         res.notes = list(journal.get("notes", []))
+        if not self.plan.options.default:
+            self._note("Restore options: " + "; ".join(self.plan.options.words()) + ".")
         try:
             self._run_stages(ctx)
         except Cancelled:
@@ -1358,19 +1367,25 @@ class RestoreEngine:
                 last[0] = now
                 self._publish(ctx, f"{name}: {event.text}")
 
+        options = self.plan.options
+        schemas = options.schemas(self._renamed.get(name, name))
+        if schemas and info.kind.is_archive:  # -n/-t restore the objects, not their schemas
+            self.pg.create_schemas(tgt, name, schemas)
         self.audit("restore-database", name, {"file": path.name, "jobs": jobs})
         return self.pg.restore(
             tgt,
             name,
             path,
             info,
-            jobs=jobs,
-            keep_owners=keep_owners,
-            keep_privileges=self.plan.roles,  # grants need the roles, not the owners
+            jobs=1 if options.single_transaction else jobs,  # -1 and -j don't go together
+            keep_owners=keep_owners and not options.no_owner,
+            # grants need the roles, not the owners
+            keep_privileges=self.plan.roles and not options.no_privileges,
             toc=toc,
             on_progress=on_progress,
             cancel=lambda: ctx.cancelled,
             on_output=lambda line: self._output(name, line),
+            extra_args=options.pg_restore_args(self._renamed.get(name, name)),
         )
 
     def _output(self, name: str, line: str) -> None:
@@ -1426,10 +1441,18 @@ class RestoreEngine:
             )
 
     def _verify(self, db: DbResult, tgt: PgTarget, toc: Toc | None) -> None:
+        options, files_db = self.plan.options, self._renamed.get(db.name, db.name)
         tables = list(toc.tables) if toc is not None else []
         source = self.plan.source_counts.get(db.name) or self.plan.source_counts.get(
             self._renamed.get(db.name, ""), {}
         )
+        if not options.default:  # only what the options restore is expected there
+            tables = [(s, t) for s, t in tables if options.includes_table(files_db, s, t)]
+            source = {
+                k: n
+                for k, n in source.items()
+                if options.loads_data() and options.includes_table(files_db, *k.split(".", 1))
+            }
         if not tables and source:
             tables = [tuple(k.split(".", 1)) for k in source]  # type: ignore[misc]
         counts = self.pg.row_counts(tgt, db.name, tables) if tables else {}

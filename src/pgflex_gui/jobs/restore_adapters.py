@@ -86,6 +86,11 @@ class LocalPgRunner:
         sql = f"drop database if exists {psql.quote_ident(name)} with (force)"
         psql.query(self._tool(ToolKind.PSQL), target.conn, sql, password=target.password)
 
+    def create_schemas(self, target: PgTarget, name: str, schemas: Sequence[str]) -> None:
+        sql = "; ".join(f"create schema if not exists {psql.quote_ident(s)}" for s in schemas)
+        psql.query(self._tool(ToolKind.PSQL), target.conn.with_db(name), sql,
+                   password=target.password)  # fmt: skip
+
     def restore(
         self,
         target: PgTarget,
@@ -100,6 +105,7 @@ class LocalPgRunner:
         on_progress: Callable[[ProgressEvent], None],
         cancel: Callable[[], bool],
         on_output: Callable[[str], None] | None = None,
+        extra_args: Sequence[str] = (),
     ) -> ProcessOutcome:
         c = target.conn
         if info.kind.is_archive:
@@ -114,6 +120,7 @@ class LocalPgRunner:
                 jobs=jobs,
                 no_owner=not keep_owners,
                 no_privileges=not keep_privileges,
+                extra=extra_args,
             )
         else:
             argv = build_psql_argv(

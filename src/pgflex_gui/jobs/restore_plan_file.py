@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from pgflex_gui.domain.restore_options import RestoreOptions
 from pgflex_gui.domain.restore_plan import DEFAULT_FILE_PREFIX
 from pgflex_gui.domain.system_databases import postgres_target_problem
 
@@ -141,6 +142,9 @@ class RestorePlanFile:
     download_dir: str = ""
     parallel_restores: int = 2  # databases restored at once (each with -j jobs)
     source_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    # pgAdmin's options: sections, data/schema only, no owner/privileges, single
+    # transaction, and per database only some schemas or tables.
+    options: RestoreOptions = field(default_factory=RestoreOptions)
     version: int = PLAN_VERSION
 
     @property
@@ -153,6 +157,7 @@ class RestorePlanFile:
         data = asdict(self)
         data["databases"] = list(self.databases)
         data["source_counts"] = {k: dict(v) for k, v in self.source_counts.items()}
+        data["options"] = self.options.to_json()
         _refuse_secrets(data)
         return data
 
@@ -183,9 +188,10 @@ class RestorePlanFile:
                     str(db): {str(t): int(n) for t, n in dict(tables).items()}
                     for db, tables in dict(data.get("source_counts") or {}).items()
                 },
+                options=RestoreOptions.from_json(data.get("options")),
                 version=version,
             )
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise PlanError(f"bad plan: {exc}") from exc
         problems = plan.problems()
         if problems:
@@ -194,7 +200,7 @@ class RestorePlanFile:
 
     def problems(self) -> list[str]:
         """What makes this plan impossible to run, in words (empty when fine)."""
-        out: list[str] = []
+        out: list[str] = list(self.options.problems())
         c, t = self.container, self.target
         if self.source is None and not (c.url or c.local_dir):
             out.append("incident mode needs a container URL or a local folder")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +36,11 @@ def build_pg_restore_argv(
     clean: bool = False,
     exit_on_error: bool = False,
     verbose: bool = True,
+    extra: Sequence[str] = (),
 ) -> list[str]:
     """The pg_restore argv. Never holds a password; never prompts for one (``-w``).
+
+    ``extra``: the plan's option flags (sections, data/schema only, ``-n``/``-t``, ``-1``).
 
     ``jobs`` > 1 only applies to a custom-format file or a directory (not tar, not stdin).
     """
@@ -55,6 +58,7 @@ def build_pg_restore_argv(
         argv += ["--clean", "--if-exists"]
     if exit_on_error:
         argv.append("--exit-on-error")
+    argv += list(extra)
     if verbose:
         argv.append("--verbose")
     if str(archive) != "-":

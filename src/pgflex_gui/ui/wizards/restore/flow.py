@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import string
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -37,6 +37,7 @@ from pgflex_gui.domain.models import (
 )
 from pgflex_gui.domain.preflight import arm_template_for_roles, missing_roles, restore_roles
 from pgflex_gui.domain.regions import normalize_region, paired_region
+from pgflex_gui.domain.restore_options import RestoreOptions
 from pgflex_gui.domain.restore_plan import (
     DEFAULT_FILE_PREFIX,
     restore_issues,
@@ -233,6 +234,7 @@ class RestoreDraft:
     jobs: int = 0  # 0 = target vCores
     stop_on_first_failure: bool = True
     download_dir: str = ""
+    options: RestoreOptions = field(default_factory=RestoreOptions)  # pgAdmin's options
 
 
 def _valid_server_name(name: str) -> bool:
@@ -684,7 +686,9 @@ class RestoreFlow:
         return not has_errors(self.issues(step))
 
     def _all_issues(self) -> list[Issue]:
-        return self._source_issues() + self._container_issues() + self._server_issues()
+        problems = self.draft.options.problems()
+        options = [error("options", f"Restore options: {p}.") for p in problems]
+        return self._source_issues() + self._container_issues() + self._server_issues() + options
 
     def _source_issues(self) -> list[Issue]:
         d = self.draft
@@ -1006,6 +1010,7 @@ class RestoreFlow:
             jobs=d.jobs,
             stop_on_first_failure=d.stop_on_first_failure,
             download_dir=d.incident_folder if self._reads_a_folder else d.download_dir,
+            options=d.options,
         )
 
     @property
@@ -1054,6 +1059,7 @@ class RestoreFlow:
         rows.append(("Roles", "restore" if d.roles else "skip"))
         rows.append(("Parallel jobs", str(d.jobs) if d.jobs else "automatic"))
         rows.append(("Stop on first failure", "yes" if d.stop_on_first_failure else "no"))
+        rows.append(("Options", "; ".join(d.options.words()) or "restore everything"))
         if d.download_dir and not self._reads_a_folder:
             rows.append(("Download folder", d.download_dir))
         return rows

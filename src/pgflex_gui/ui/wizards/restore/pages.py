@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QPlainTextEdit,
     QPushButton,
     QRadioButton,
     QSpinBox,
@@ -45,6 +46,7 @@ from pgflex_gui.domain.issues import Issue, Severity
 from pgflex_gui.domain.models import BlobContainer, RecoveryPoint, StorageAccount, Subscription
 from pgflex_gui.domain.preflight import STORAGE_BLOB_DATA_CONTRIBUTOR_ROLE
 from pgflex_gui.domain.regions import REGION_PAIRS, normalize_region
+from pgflex_gui.domain.restore_options import CONTENT_CHOICES, RestoreOptions, parse_object_lines
 from pgflex_gui.ui.tasks import TaskManager
 from pgflex_gui.ui.wizards.restore.calendar import RecoveryPointCalendar
 from pgflex_gui.ui.wizards.restore.flow import (
@@ -1022,11 +1024,69 @@ class SummaryPage(_FlowPage):
         self.commit_state = QLabel()
         self.commit_state.setObjectName("commitState")
         self.commit_state.setWordWrap(True)
+        # pgAdmin's restore options, folded away: the defaults restore everything.
+        self.show_options = QPushButton("Restore options (as in pgAdmin)…")
+        self.show_options.setObjectName("showOptions")
+        self.show_options.setCheckable(True)
+        self.options_box = QGroupBox()
+        self.options_box.setObjectName("options")
+        self.options_box.setVisible(False)
+        self.content = QComboBox()
+        self.content.setObjectName("content")
+        for words, *_rest in CONTENT_CHOICES:
+            self.content.addItem(words)
+        self.no_owner = QCheckBox("No owner: objects belong to the admin (--no-owner)")
+        self.no_owner.setObjectName("noOwner")
+        self.no_privileges = QCheckBox("No privileges: skip GRANT/REVOKE (--no-privileges)")
+        self.no_privileges.setObjectName("noPrivileges")
+        self.single = QCheckBox("Single transaction per database: all or nothing (one job)")
+        self.single.setObjectName("singleTransaction")
+        self.objects = QPlainTextEdit()
+        self.objects.setObjectName("objects")
+        self.objects.setPlaceholderText(
+            "Only some schemas or tables, one line per database, e.g.\n"
+            "sales: public.orders, public.customers\nhr: payroll"
+        )
+        self.objects.setMaximumHeight(72)
+        options_form = QFormLayout(self.options_box)
+        options_form.addRow("What to restore", self.content)
+        options_form.addRow(self.no_owner)
+        options_form.addRow(self.no_privileges)
+        options_form.addRow(self.single)
+        options_form.addRow("Only", self.objects)
+        self.show_options.toggled.connect(self.options_box.setVisible)
+        self.content.currentIndexChanged.connect(self._on_options_edited)
+        for box in (self.no_owner, self.no_privileges, self.single):
+            box.toggled.connect(self._on_options_edited)
+        self.objects.textChanged.connect(self._on_options_edited)
         layout = QVBoxLayout(self)
         layout.addWidget(self.rows)
+        layout.addWidget(self.show_options, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.options_box)
         layout.addWidget(self.issue_list)
         layout.addWidget(self.commit_state)
         self.setFinalPage(True)
+
+    def _on_options_edited(self, *_args: object) -> None:
+        _words, data_only, schema_only, sections = CONTENT_CHOICES[
+            max(0, self.content.currentIndex())
+        ]
+        try:
+            objects = parse_object_lines(self.objects.toPlainText())
+            self.objects.setToolTip("")
+        except ValueError as exc:
+            self.objects.setToolTip(str(exc))
+            objects = {}
+        options = RestoreOptions(
+            sections=sections,
+            data_only=data_only,
+            schema_only=schema_only,
+            no_owner=self.no_owner.isChecked(),
+            no_privileges=self.no_privileges.isChecked(),
+            single_transaction=self.single.isChecked(),
+            objects=objects,
+        )
+        self.flow.update(options=options)
 
     def initializePage(self) -> None:
         self._on_flow_changed()

@@ -102,6 +102,15 @@ class SubscriptionFilteredInventory:
         wanted = {s.lower() for s in self._wanted()}
         return [s for s in subs if s.subscription_id.lower() in wanted] if wanted else subs
 
+    def all_subscriptions(self) -> list[tuple[str, str, str]]:
+        """Every subscription the sign-in sees, filter or not: (id, name, tenant name)."""
+        out: list[tuple[str, str, str]] = []
+        for tenant in self._inner.list_tenants():
+            tenant_name = tenant.display_name or tenant.default_domain or tenant.tenant_id
+            for sub in self._inner.list_subscriptions(tenant.tenant_id):
+                out.append((sub.subscription_id, sub.display_name, tenant_name))
+        return out
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)

@@ -84,6 +84,14 @@ class SessionActions:
     def sign_out(self, _node: Any) -> None:
         self.session.sign_out()
 
+    def _all_subscriptions(self) -> list[tuple[str, str, str]]:
+        """(id, name, tenant) of every subscription of the session (on a worker)."""
+        target = self.inventory.target
+        lister = getattr(target, "all_subscriptions", None)
+        if lister is None:
+            return []
+        return list(lister())
+
     def settings(self, _node: Any) -> None:
         from pgflex_gui.ui.dialogs.settings_dialog import SettingsDialog
 
@@ -92,6 +100,7 @@ class SessionActions:
             tasks=self.tasks,
             save=self.holder.save,
             keyring_info=self.keystores.describe,
+            subscriptions=self._all_subscriptions,
             running_on=self.session.cloud_name() if hasattr(self.session, "cloud_name") else "",
             parent=self.window,
         )

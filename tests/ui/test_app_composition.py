@@ -15,6 +15,9 @@ def test_the_subscription_filter_is_read_at_each_listing() -> None:
     assert {s.subscription_id for s in inventory.list_subscriptions(TENANT)} == {SUB_A, SUB_B}
     # Everything else goes to the real inventory untouched.
     assert [t.tenant_id for t in inventory.list_tenants()] == [TENANT]
+    # Settings lists every subscription by name, whatever the filter says.
+    wanted.append(SUB_B)
+    assert {row[0] for row in inventory.all_subscriptions()} == {SUB_A, SUB_B}
 
 
 def test_an_interrupted_restore_is_resumed_under_its_own_journal(tmp_path: Path) -> None:

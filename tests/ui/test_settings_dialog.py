@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 
 from pgflex_gui import paths
 from pgflex_gui.settings import Settings, load_settings, save_settings
@@ -148,3 +149,23 @@ def test_settings_say_the_session_runs_on_the_sandbox(qtbot: Any, tasks: Any) ->
     plain = make_dialog(qtbot, tasks, Settings(), running_on="AzureCloud")
     assert not plain.running_on.isVisible()
     plain.close()
+
+
+def test_subscriptions_are_picked_by_name(qtbot: Any, tasks: Any, home: Path) -> None:
+    other = "33333333-3333-3333-3333-333333333333"  # in the filter, not listed now
+    listed = [(SUB_A, "Contoso Production", "Contoso"), (SUB_B, "Fabrikam Dev", "Fabrikam")]
+    dialog = make_dialog(qtbot, tasks, Settings(subscription_filter=(SUB_B, other)),
+                         subscriptions=lambda: listed)  # fmt: skip
+    qtbot.waitUntil(lambda: dialog.subscription_list.count() == 2, timeout=10_000)
+    names = [dialog.subscription_list.item(i).text() for i in range(2)]
+    assert names == ["Contoso Production (Contoso)", "Fabrikam Dev (Fabrikam)"]
+    ticked = [dialog.subscription_list.item(i).checkState() == Qt.CheckState.Checked
+              for i in range(2)]  # fmt: skip
+    assert ticked == [False, True]  # from the saved filter
+    dialog.subscription_list.item(0).setCheckState(Qt.CheckState.Checked)
+    assert dialog.value().subscription_filter == (SUB_A, SUB_B, other)
+    dialog.subscription_list.item(1).setCheckState(Qt.CheckState.Unchecked)
+    assert dialog.value().subscription_filter == (SUB_A, other)  # typed ids are kept
+    dialog.subscriptions.setPlainText(SUB_B)  # typing ticks too
+    assert dialog.subscription_list.item(1).checkState() == Qt.CheckState.Checked
+    assert dialog.subscription_list.item(0).checkState() == Qt.CheckState.Unchecked

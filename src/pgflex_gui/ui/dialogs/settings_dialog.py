@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -103,6 +105,7 @@ class SettingsDialog(QDialog):
         save: Callable[[Settings], Any],
         keyring_info: Callable[[], str] | None = None,
         running_on: str = "",
+        subscriptions: Callable[[], list[tuple[str, str, str]]] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -111,6 +114,7 @@ class SettingsDialog(QDialog):
         self.setMinimumWidth(600)
         self._settings = settings
         self._tasks = tasks
+        self._list_subscriptions = subscriptions
         self._save = save
         self._saving = False
 
@@ -165,14 +169,29 @@ class SettingsDialog(QDialog):
         self.restore_jobs = QSpinBox()
         self.restore_jobs.setRange(1, MAX_RESTORE_JOBS)
         self.restore_jobs.setValue(min(max(settings.restore_jobs, 1), MAX_RESTORE_JOBS))
+        # The filter by name: tick subscriptions (listed on a worker); the ids below follow
+        # the ticks and stay editable for subscriptions not listed now.
+        self.subscription_list = QListWidget()
+        self.subscription_list.setObjectName("subscriptionList")
+        self.subscription_list.setMaximumHeight(110)
+        self.subscription_list.setVisible(False)
+        self.subscription_note = QLabel(
+            "Listing your subscriptions…"
+            if subscriptions
+            else "Sign in to pick subscriptions by name."
+        )
+        self.subscription_note.setObjectName("subscriptionNote")
+        self.subscription_note.setWordWrap(True)
         self.subscriptions = QPlainTextEdit("\n".join(settings.subscription_filter))
-        self.subscriptions.setPlaceholderText("Subscription ids, one per line (empty: all)")
-        self.subscriptions.setMaximumHeight(90)
+        self.subscriptions.setPlaceholderText("…or subscription ids, one per line (empty: all)")
+        self.subscriptions.setMaximumHeight(60)
         other_box = QGroupBox("Restores and browsing")
         other_form = QFormLayout(other_box)
         other_form.addRow("Download folder", self._browse_row(self.download_dir, folder=True))
         other_form.addRow("Parallel restore jobs", self.restore_jobs)
-        other_form.addRow("Subscription filter", self.subscriptions)
+        other_form.addRow("Show subscriptions", self.subscription_list)
+        other_form.addRow("", self.subscription_note)
+        other_form.addRow("Subscription ids", self.subscriptions)
 
         self.keyring_label = QLabel("Keyring: checking…" if keyring_info else "")
         self.keyring_label.setObjectName("KeyringLine")
@@ -242,7 +261,70 @@ class SettingsDialog(QDialog):
         ):
             edit.textChanged.connect(self._on_field_changed)
         self.subscriptions.textChanged.connect(self._on_field_changed)
+        self.subscriptions.textChanged.connect(self._sync_ticks)
+        self.subscription_list.itemChanged.connect(self._on_subscription_item_changed)
         self.restore_jobs.valueChanged.connect(self._on_field_changed)
+        self._ticking = False
+        if self._list_subscriptions is not None:
+            self._tasks.task(self._list_subscriptions).in_lane("arm-read").on_success(
+                self._on_subscriptions_listed
+            ).on_failure(self._on_subscriptions_failed).start()
+
+    # -- subscriptions by name --------------------------------------------------------------
+    def _on_subscriptions_listed(self, found: object) -> None:
+        rows = (
+            [r for r in found if isinstance(r, tuple) and len(r) == 3]
+            if isinstance(found, list)
+            else []
+        )
+        if not rows:
+            self.subscription_note.setText("No subscriptions listed: type their ids below.")
+            return
+        self._ticking = True
+        for sub_id, name, tenant in sorted(rows, key=lambda r: (r[2].lower(), r[1].lower())):
+            item = QListWidgetItem(f"{name} ({tenant})")
+            item.setToolTip(sub_id)
+            item.setData(Qt.ItemDataRole.UserRole, sub_id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.subscription_list.addItem(item)
+        self._ticking = False
+        self.subscription_list.setVisible(True)
+        self.subscription_note.setText("None ticked: all subscriptions are shown.")
+        self._sync_ticks()
+
+    def _on_subscriptions_failed(self, error: AppError) -> None:
+        self.subscription_note.setText(f"Subscriptions not listed ({error.summary}); type ids.")
+
+    def _on_subscription_item_changed(self, _item: QListWidgetItem) -> None:
+        if self._ticking:
+            return
+        listed = {self._item_id(i) for i in range(self.subscription_list.count())}
+        typed = [s for s in parse_subscriptions(self.subscriptions.toPlainText())
+                 if s.lower() not in listed]  # fmt: skip
+        ticked = [
+            self._item_id(i, keep_case=True)
+            for i in range(self.subscription_list.count())
+            if self.subscription_list.item(i).checkState() == Qt.CheckState.Checked
+        ]
+        self._ticking = True
+        self.subscriptions.setPlainText("\n".join([*ticked, *typed]))
+        self._ticking = False
+
+    def _item_id(self, row: int, *, keep_case: bool = False) -> str:
+        value = str(self.subscription_list.item(row).data(Qt.ItemDataRole.UserRole) or "")
+        return value if keep_case else value.lower()
+
+    def _sync_ticks(self) -> None:
+        if self._ticking:
+            return
+        wanted = {s.lower() for s in parse_subscriptions(self.subscriptions.toPlainText())}
+        self._ticking = True
+        for row in range(self.subscription_list.count()):
+            item = self.subscription_list.item(row)
+            on = self._item_id(row) in wanted
+            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+        self._ticking = False
 
     # -- values -----------------------------------------------------------------------------
     def value(self) -> Settings:

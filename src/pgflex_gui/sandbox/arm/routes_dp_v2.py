@@ -375,14 +375,17 @@ def register(arm: ArmService) -> None:
             raise DataPlaneError("UserErrorRecoveryPointDataNotFound", "The point's data is gone.")
         cluster.stop(mode="fast")
         data = cluster.data_dir
-        for child in data.iterdir():
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
-        subprocess.run(["cp", "-a", f"{base}/.", str(data)], check=True, timeout=600)
-        (data / "postmaster.pid").unlink(missing_ok=True)
-        cluster.start()
+        try:
+            for child in data.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+            subprocess.run(["cp", "-a", f"{base}/.", str(data)], check=True, timeout=600)
+            (data / "postmaster.pid").unlink(missing_ok=True)
+        finally:
+            # Started again whatever happened: a failed copy fails the job at this start.
+            cluster.start()
 
     # -- on-demand backup of a v2 instance -----------------------------------------------------
     def adhoc_backup(req: Request, m: re.Match[str]) -> Response:

@@ -608,9 +608,40 @@ def test_journey_nothing_selected_from_a_folder(app: App, sandbox: Any, restored
     app.next(wizard, Step.SERVER)
     _nothing_selected_new_server(app, wizard, server, None)  # no download: the files are here
     app.next(wizard, Step.SUMMARY)
+    _pick_from_the_archive(app, wizard, sandbox)
     job_id = app.commit(wizard)
     done = app.wait_finished(job_id)
     _assert_succeeded(app, sandbox, job_id, server, done)
+
+
+def _pick_from_the_archive(app: App, wizard: RestoreWizard, sandbox: Any) -> None:
+    """The files are local: their table of contents offers the schemas and tables to pick."""
+    summary = wizard.summary_page
+    app.qtbot.mouseClick(summary.show_options, Qt.MouseButton.LeftButton)
+    assert summary.pick_objects.isEnabled()
+    app.qtbot.mouseClick(summary.pick_objects, Qt.MouseButton.LeftButton)
+    picker = summary.picker
+    assert picker is not None
+    app.qtbot.waitUntil(picker.isVisible)
+    _choose(app.qtbot, picker.database, "sales")
+    app.qtbot.waitUntil(picker.ok.isEnabled, timeout=LOAD_MS)
+    listed = {
+        f"{picker.tree.topLevelItem(i).text(0)}.{picker.tree.topLevelItem(i).child(j).text(0)}"
+        for i in range(picker.tree.topLevelItemCount())
+        for j in range(picker.tree.topLevelItem(i).childCount())
+    }
+    assert listed == set(_source_counts(sandbox)["sales"])  # the archive's tables, no others
+    first = picker.tree.topLevelItem(0)
+    first.child(0).setCheckState(0, Qt.CheckState.Checked)
+    # one table of a schema, or the schema whole when it is its only table
+    expected = (
+        first.text(0) if first.childCount() == 1 else f"{first.text(0)}.{first.child(0).text(0)}"
+    )
+    app.qtbot.mouseClick(picker.ok, Qt.MouseButton.LeftButton)
+    assert summary.objects.toPlainText() == f"sales: {expected}"
+    assert f"sales: only {expected}" in summary.rows.text()
+    summary.objects.clear()  # and back to everything: the journey restores it all
+    assert "Options: restore everything" in summary.rows.text()
 
 
 def _to_server_page_from_source_node(app: App) -> RestoreWizard:

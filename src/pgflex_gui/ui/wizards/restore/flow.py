@@ -1018,6 +1018,11 @@ class RestoreFlow:
         """The files are in a local folder: nothing is downloaded."""
         return self.incident_mode and self.draft.incident is IncidentSource.FOLDER
 
+    @property
+    def reads_a_folder(self) -> bool:
+        """The files are in a local folder (their tables of contents can be read now)."""
+        return self._reads_a_folder
+
     def commit_fixes(self) -> list[Fix]:
         """The fixes to run before the restore starts (in this order)."""
         order = (Fix.CROSS_TENANT, Fix.CREATE_CONTAINER, Fix.GRANT_ROLE)

@@ -57,6 +57,7 @@ from pgflex_gui.ui.wizards.restore.flow import (
     Step,
     describe_time,
 )
+from pgflex_gui.ui.wizards.restore.objects import ObjectPickerDialog
 
 __all__ = [
     "ContainerPage",
@@ -1048,12 +1049,20 @@ class SummaryPage(_FlowPage):
             "sales: public.orders, public.customers\nhr: payroll"
         )
         self.objects.setMaximumHeight(72)
+        self.pick_objects = QPushButton("Choose from the archive…")
+        self.pick_objects.setObjectName("pickObjects")
+        self.pick_objects.setToolTip(
+            "Read a database's table of contents and tick what to restore."
+        )
+        self.pick_objects.clicked.connect(self._on_pick_objects_clicked)
+        self.picker: ObjectPickerDialog | None = None
         options_form = QFormLayout(self.options_box)
         options_form.addRow("What to restore", self.content)
         options_form.addRow(self.no_owner)
         options_form.addRow(self.no_privileges)
         options_form.addRow(self.single)
         options_form.addRow("Only", self.objects)
+        options_form.addRow("", self.pick_objects)
         self.show_options.toggled.connect(self.options_box.setVisible)
         self.content.currentIndexChanged.connect(self._on_options_edited)
         for box in (self.no_owner, self.no_privileges, self.single):
@@ -1066,6 +1075,32 @@ class SummaryPage(_FlowPage):
         layout.addWidget(self.issue_list)
         layout.addWidget(self.commit_state)
         self.setFinalPage(True)
+
+    def _on_pick_objects_clicked(self) -> None:
+        flow = self.flow
+        picker = ObjectPickerDialog(flow.draft.incident_folder, tasks=self.services.tasks,
+                                    parent=self)  # fmt: skip
+        picker.accepted.connect(self._on_picker_accepted)
+        picker.destroyed.connect(self._on_picker_destroyed)
+        self.picker = picker
+        picker.open()
+
+    def _on_picker_accepted(self) -> None:
+        picker = self.picker
+        if picker is None:
+            return
+        db, chosen = picker.database.currentText(), picker.chosen()
+        lines = [
+            line
+            for line in self.objects.toPlainText().splitlines()
+            if line.strip() and line.partition(":")[0].strip() != db
+        ]
+        if chosen:
+            lines.append(f"{db}: {', '.join(chosen)}")
+        self.objects.setPlainText("\n".join(lines))
+
+    def _on_picker_destroyed(self, _obj: object = None) -> None:
+        self.picker = None
 
     def _on_options_edited(self, *_args: object) -> None:
         _words, data_only, schema_only, sections = CONTENT_CHOICES[
@@ -1089,6 +1124,13 @@ class SummaryPage(_FlowPage):
         self.flow.update(options=options)
 
     def initializePage(self) -> None:
+        readable = self.flow.reads_a_folder
+        self.pick_objects.setEnabled(readable)
+        if not readable:
+            self.pick_objects.setToolTip(
+                "Only when the files are in a local folder: archives in Azure have no table "
+                "of contents to read before they are downloaded."
+            )
         self._on_flow_changed()
 
     def refresh(self) -> None:

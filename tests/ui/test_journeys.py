@@ -299,15 +299,15 @@ def _assert_succeeded(app: App, sandbox: Any, job_id: str, server: str, done: tu
         db: (str(len(counts)), f"{sum(counts.values()):,}".replace(",", " "))
         for db, counts in source.items()
     }
+
     # The new server is selected in the tree once it is listed.
-    app.qtbot.waitUntil(
-        lambda: (
-            (current := app.window.tree.current_node()) is not None
-            and current.kind is NodeKind.SERVER
-            and current.label == server
-        ),
-        timeout=LOAD_MS,
-    )
+    def selected() -> None:
+        current = app.window.tree.current_node()
+        listed = [n.label for n in app.window.model.servers()]
+        assert current is not None, listed
+        assert (current.kind, current.label) == (NodeKind.SERVER, server), listed
+
+    app.qtbot.waitUntil(selected, timeout=LOAD_MS)
 
 
 def _pick_container(app: App, wizard: RestoreWizard) -> None:

@@ -576,6 +576,9 @@ class MainWindow(QMainWindow):
         rid = self._reveal_pending
         nodes = [self.model.node(self.model.index(r, 0, parent)) for r in range(first, last + 1)]
         if any(node.matches(rid) for node in nodes):
+            # The refresh that listed it also means to select the old current row again when
+            # its page comes back (a later page when names sort after it): this one wins.
+            self.keeper.drop_selection()
             # the proxy maps the new rows once this insertion is over
             QTimer.singleShot(0, self, lambda: self.reveal_resource(rid))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from typing import TYPE_CHECKING, Any
 
 from pgflex_gui.sandbox.arm.http import ArmError, Request, Response, not_found, page
@@ -184,6 +185,7 @@ def register(arm: ArmService) -> None:
     """Register the flexible server routes."""
     state = arm.state
     dp = arm.dataplane
+    creating: dict[str, threading.Event] = {}  # server key -> set once its cluster is made
 
     def load(m: re.Match[str]) -> Json:
         rid = f"/subscriptions/{m['sub']}/resourceGroups/{m['rg']}/providers/{PG}/{m['name']}"
@@ -243,6 +245,8 @@ def register(arm: ArmService) -> None:
         )
         state.put(server)
         key = server["_sandbox"]["key"]
+        created = creating.setdefault(key, threading.Event())
+        created.clear()
 
         def work() -> None:
             try:
@@ -252,7 +256,11 @@ def register(arm: ArmService) -> None:
             except Exception:
                 state.delete(rid)
                 raise
+            finally:
+                created.set()
             with state.lock:
+                if server["properties"]["state"] == "Dropping":
+                    return  # deleted while it was being made (as Azure allows): not Ready
                 server["properties"]["state"] = "Ready"
                 server["properties"]["fullyQualifiedDomainName"] = ep.host
                 server["tags"]["sandbox-port"] = str(ep.port)
@@ -295,6 +303,9 @@ def register(arm: ArmService) -> None:
 
         def work() -> None:
             if server["_sandbox"]["real"]:
+                making = creating.get(server["_sandbox"]["key"])
+                if making is not None:  # a delete during the create waits for its cluster
+                    making.wait(timeout=600)
                 dp.delete_server(server["_sandbox"]["key"])
             state.delete(server["id"])
 

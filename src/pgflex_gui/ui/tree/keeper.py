@@ -58,6 +58,10 @@ class TreeStateKeeper(QObject):
         if current is not None and current is not container and _below(current, container):
             self._selected = current.key
 
+    def drop_selection(self) -> None:
+        """Forget the row to select again: something else is to be selected (a new server)."""
+        self._selected = None
+
     def _view_index(self, node: ResourceNode) -> QModelIndex:
         return self._proxy.mapFromSource(self._model.index_of(node))
 

@@ -144,6 +144,7 @@ class MainWindow(QMainWindow):
         self._doctor_dialog: DoctorDialog | None = None
         self._hits_pending = False
         self._reveal_pending = ""  # an ARM id to select once its row is listed
+        self._closed = False  # closeEvent ran: late model updates start no timer
         now = now or (lambda: datetime.now(UTC))
 
         # Tree (left dock)
@@ -484,6 +485,8 @@ class MainWindow(QMainWindow):
             self.details.show_node(current)
 
     def _on_protection_changed(self) -> None:
+        if self._closed:
+            return  # late results after close: nothing to draw, no timer to leave running
         if self._coverage_timer.isActive():
             return  # a redraw is due shortly and will count this change too
         if time.monotonic() - self._coverage_at >= COVERAGE_EVERY_MS / 1000:
@@ -644,6 +647,7 @@ class MainWindow(QMainWindow):
                 self.resizeDocks([self.bottom_dock], [height], Qt.Orientation.Vertical)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._closed = True
         self._coverage_timer.stop()
         self.save_state()
         self.jobs.close_dialogs()

@@ -516,6 +516,7 @@ class JobsPanel(QWidget):
         self._now = now or (lambda: datetime.now(UTC))
         self._fetching = False
         self._loaded_once = False
+        self._closed = False
         self.model = JobsModel(self)
         self.azure_model = AzureJobsModel(self)
         self.azure_filter = AzureJobsFilter(self)
@@ -776,7 +777,10 @@ class JobsPanel(QWidget):
         self.cleanup_dialog = None
 
     def close_dialogs(self) -> None:
-        """Close the progress, details, result and cancel dialogs (the window is closing)."""
+        """Close the progress, details, result and cancel dialogs (the window is closing);
+        Azure job lists that arrive later start no refresh timer."""
+        self._closed = True
+        self.auto_timer.stop()
         dialogs = (self.progress_dialog, self.details_dialog, self.result_dialog,
                    self.cancel_dialog, self.cleanup_dialog)  # fmt: skip
         for dialog in dialogs:
@@ -886,7 +890,7 @@ class JobsPanel(QWidget):
             f"{len(result.jobs)} jobs in {result.vaults} vaults",
             f"updated {self._now().astimezone():%H:%M:%S}",
         ]
-        if running:
+        if running and not self._closed:
             seconds = self.auto_timer.interval() / 1000
             parts.append(f"{running} in progress: refreshing every {seconds:g} s")
             self.auto_timer.start()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,44 @@ def credential(sandbox: Sandbox) -> ClientSecretCredential:
 def make_client(sandbox: Sandbox, credential: ClientSecretCredential) -> Any:
     """``make_client(cls, subscription_id=IDS.SUB, **kw)`` against the full ``sandbox``."""
     return client_factory(sandbox, credential)
+
+
+@contextmanager
+def restored_files_plane(
+    d: Path, *, admin: str, target_password: str, prefix: str, version: str = "15"
+) -> Iterator[dict[str, Any]]:
+    """A data plane with a seeded source "src", an empty target "dst" set up like a flexible
+    server, and the source's restore-as-files downloaded to ``d / "files"``.
+
+    Yields ``{"plane", "files", "names", "tmp"}``; the plane is closed afterwards.
+    """
+    import trustme
+
+    from pgflex_gui.sandbox.dataplane import LocalDataPlane
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    tls = {"tls_cert": d / "cert.pem", "tls_key": d / "key.pem", "ca_bundle": d / "ca.pem"}
+    tls["tls_cert"].write_bytes(b"".join(p.bytes() for p in cert.cert_chain_pems))
+    cert.private_key_pem.write_to_path(str(tls["tls_key"]))
+    ca.cert_pem.write_to_path(str(tls["ca_bundle"]))
+    plane = LocalDataPlane(d / "plane", **tls, ephemeral=True)
+    try:
+        plane.start()
+        plane.create_server("src", version=version, admin_login=admin, admin_password="Src.Pass-1")
+        plane.create_server("dst", version=version, admin_login=admin,
+                            admin_password=target_password)  # fmt: skip
+        plane.seed_source_databases("src", scale=0)
+        plane.set_configuration("dst", "azure.extensions", "pgcrypto,hstore")
+        plane.backup("src", f"rp-{prefix}")
+        plane.create_storage_account(f"{prefix}acct")
+        container = plane.blob_service(f"{prefix}acct").create_container("restored")
+        names = plane.restore_as_files(f"rp-{prefix}", account=f"{prefix}acct",
+                                       container="restored", prefix=prefix)  # fmt: skip
+        files = d / "files"
+        files.mkdir()
+        for name in names:
+            (files / name).write_bytes(container.download_blob(name).readall())
+        yield {"plane": plane, "files": files, "names": names, "tmp": d}
+    finally:
+        plane.close()

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import trustme
 
 from pgflex_gui.domain.restore_options import RestoreOptions
 from pgflex_gui.jobs.job import CancelToken, JobContext
@@ -20,6 +19,7 @@ from pgflex_gui.jobs.restore_adapters import LocalPgRunner
 from pgflex_gui.jobs.restore_plan_file import ContainerSpec, RestorePlanFile, TargetSpec
 from pgflex_gui.keystore import MemoryKeystore
 from pgflex_gui.sandbox.dataplane import LocalDataPlane
+from tests.sandbox_fixtures import restored_files_plane
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -31,31 +31,8 @@ ENTRY = "server-admin:options-target"
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     d = tmp_path_factory.mktemp("options")
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    tls = {"tls_cert": d / "cert.pem", "tls_key": d / "key.pem", "ca_bundle": d / "ca.pem"}
-    tls["tls_cert"].write_bytes(b"".join(p.bytes() for p in cert.cert_chain_pems))
-    cert.private_key_pem.write_to_path(str(tls["tls_key"]))
-    ca.cert_pem.write_to_path(str(tls["ca_bundle"]))
-    plane = LocalDataPlane(d / "plane", **tls, ephemeral=True)
-    try:
-        plane.start()
-        plane.create_server("src", version="15", admin_login=ADMIN, admin_password="Src.Pass-1")
-        plane.create_server("dst", version="15", admin_login=ADMIN, admin_password=PASSWORD)
-        plane.seed_source_databases("src", scale=0)
-        plane.set_configuration("dst", "azure.extensions", "pgcrypto,hstore")
-        plane.backup("src", "rp-opt")
-        plane.create_storage_account("optacct")
-        container = plane.blob_service("optacct").create_container("restored")
-        names = plane.restore_as_files("rp-opt", account="optacct", container="restored",
-                                       prefix="opt")  # fmt: skip
-        files = d / "files"
-        files.mkdir()
-        for name in names:
-            (files / name).write_bytes(container.download_blob(name).readall())
-        yield {"plane": plane, "files": files, "tmp": d}
-    finally:
-        plane.close()
+    with restored_files_plane(d, admin=ADMIN, target_password=PASSWORD, prefix="opt") as w:
+        yield w
 
 
 def _run(world: dict[str, Any], job: str, db: str, options: RestoreOptions) -> RestoreResult:

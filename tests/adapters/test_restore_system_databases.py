@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 
 from pgflex_gui.jobs.job import CancelToken, JobContext
 from pgflex_gui.jobs.journal import JournalStore
@@ -23,6 +22,7 @@ from pgflex_gui.jobs.restore_plan_file import ContainerSpec, RestorePlanFile, Ta
 from pgflex_gui.keystore import MemoryKeystore
 from pgflex_gui.sandbox.dataplane import SYSTEM_DATABASE_FILES, LocalDataPlane
 from pgflex_gui.sandbox.pgdata import SEED_DATABASES
+from tests.sandbox_fixtures import restored_files_plane
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -34,32 +34,8 @@ ENTRY = "server-admin:system-db-target"
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     d = tmp_path_factory.mktemp("sysdb")
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    tls = {"tls_cert": d / "cert.pem", "tls_key": d / "key.pem", "ca_bundle": d / "ca.pem"}
-    tls["tls_cert"].write_bytes(b"".join(p.bytes() for p in cert.cert_chain_pems))
-    cert.private_key_pem.write_to_path(str(tls["tls_key"]))
-    ca.cert_pem.write_to_path(str(tls["ca_bundle"]))
-    plane = LocalDataPlane(d / "plane", **tls, ephemeral=True)
-    try:
-        plane.start()
-        plane.create_server("src", version="15", admin_login=ADMIN, admin_password="Src.Pass-1")
-        plane.create_server("dst", version="15", admin_login=ADMIN, admin_password=PASSWORD)
-        plane.seed_source_databases("src", scale=0)
-        plane.set_configuration("dst", "azure.extensions", "pgcrypto,hstore")
-        plane.backup("src", "rp-sys")
-        plane.create_storage_account("sysacct")
-        service = plane.blob_service("sysacct")
-        container = service.create_container("restored")
-        names = plane.restore_as_files("rp-sys", account="sysacct", container="restored",
-                                       prefix="dummyprefix")  # fmt: skip
-        files = d / "files"
-        files.mkdir()
-        for name in names:
-            (files / name).write_bytes(container.download_blob(name).readall())
-        yield {"plane": plane, "files": files, "names": names, "tmp": d}
-    finally:
-        plane.close()
+    with restored_files_plane(d, admin=ADMIN, target_password=PASSWORD, prefix="dummyprefix") as w:
+        yield w
 
 
 def _run(world: dict[str, Any], job: str, **plan_kw: Any) -> RestoreResult:

@@ -126,6 +126,8 @@ def test_happy_path_commits_expected_plan(
     qtbot.keyClick(summary.objects, Qt.Key.Key_Return)
     qtbot.keyClicks(summary.objects, "not a line")  # no "database:" part
     assert "line 2" in summary.objects.toolTip()
+    assert not summary.isComplete()  # a selection that can't be read never restores it all
+    assert any("line 2" in i.message for i in wizard.flow.issues(Step.SUMMARY))
     for _ in range(len("not a line") + 1):
         qtbot.keyClick(summary.objects, Qt.Key.Key_Backspace)
     assert summary.objects.toolTip() == ""

@@ -21,7 +21,7 @@ from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.domain.restore_progress import Created, CreatedKind
 from pgflex_gui.jobs.job import JobContext, Progress
 from pgflex_gui.jobs.journal import JobJournal
-from pgflex_gui.jobs.restore import PgTarget, RestoreEngine, server_admin_entry
+from pgflex_gui.jobs.restore import PgTarget, RestoreEngine, db_journal_key, server_admin_entry
 from pgflex_gui.postgres.psql import ConnParams
 
 __all__ = ["CleanupJob", "CleanupResult", "refusal"]
@@ -43,10 +43,6 @@ class CleanupResult:
         if self.kept:
             out += f"; kept {len(self.kept)}: " + "; ".join(self.kept)
         return out
-
-
-def _db_key(name: str) -> str:
-    return f"db:{name}"
 
 
 def refusal(item: Created, engine: RestoreEngine, restore_journal: JobJournal) -> str:
@@ -71,7 +67,7 @@ def refusal(item: Created, engine: RestoreEngine, restore_journal: JobJournal) -
     if item.kind is CreatedKind.DATABASE:
         if target.mode == "new" or item.server != target.server_name:
             return "not on this restore's existing target server"
-        if not dict(restore_journal.get(_db_key(item.name)) or {}).get("created_by_app"):
+        if not dict(restore_journal.get(db_journal_key(item.name)) or {}).get("created_by_app"):
             return "this restore did not create it"
     return ""
 
@@ -145,7 +141,7 @@ class CleanupJob:
         else:  # a database
             engine.audit("drop-database", item.name, {"server": target.server_name})
             engine.pg.drop_database(self._pg_target(), item.name)
-            self.restore_journal.checkpoint(_db_key(item.name), {})
+            self.restore_journal.checkpoint(db_journal_key(item.name), {})
 
     def _pg_target(self) -> PgTarget:
         engine, t = self.engine, self.engine.plan.target

@@ -542,10 +542,9 @@ def server_admin_entry(server_id: str) -> str:
     return f"server-admin:{server_id.lower()}"
 
 
-_server_admin_key = server_admin_entry
 
-
-def _db_key(name: str) -> str:
+def db_journal_key(name: str) -> str:
+    """The journal key of one database's restore state (the clean-up resets it too)."""
     return f"db:{name}"
 
 
@@ -865,7 +864,7 @@ class RestoreEngine:
         t = self.plan.target
         journal = ctx.journal
         state = dict(journal.get("server") or {})
-        entry = t.password_entry or (_server_admin_key(t.server_id) if t.server_id else "")
+        entry = t.password_entry or (server_admin_entry(t.server_id) if t.server_id else "")
         if t.mode == "new" and not state.get("ready"):
             arm = self._need_arm("create the target server")
             bar = self._bar("server", f"Create server {t.server_name}")
@@ -1112,7 +1111,7 @@ class RestoreEngine:
                         self._db_stage(name, DbStage.SKIPPED)
                         continue
                     db = results[name]
-                    saved = dict(journal.get(_db_key(name)) or {})
+                    saved = dict(journal.get(db_journal_key(name)) or {})
                     if saved.get("status") == "restored":
                         self._restore_saved(db, saved)
                         self._db_stage(name, DbStage.DONE, objects_total=db.objects_total)
@@ -1244,7 +1243,7 @@ class RestoreEngine:
     def _restore_db_inner(self, ctx: JobContext, db: DbResult, path: Path, tgt: PgTarget) -> None:
         name = db.name
         journal = ctx.journal
-        saved = dict(journal.get(_db_key(name)) or {})
+        saved = dict(journal.get(db_journal_key(name)) or {})
         db.file = path.name
         info = self.pg.classify(path)
         db.kind = str(info.kind)
@@ -1297,7 +1296,7 @@ class RestoreEngine:
         if keep_owners and toc is not None:
             keep_owners = self._prepare_owners(ctx, db, tgt, toc)
         saved.update({"status": "restoring", "created_by_app": created, "file": path.name})
-        journal.checkpoint(_db_key(name), saved)
+        journal.checkpoint(db_journal_key(name), saved)
         bar = self._bar("restore", name)
         with self._lock:
             jobs = db_restore_jobs(self.plan, self._jobs_in_use)
@@ -1317,7 +1316,7 @@ class RestoreEngine:
         if err is not None:
             self._end(bar, "failed")
             saved["status"] = "failed"
-            journal.checkpoint(_db_key(name), saved)
+            journal.checkpoint(db_journal_key(name), saved)
             raise err
         self._end(bar, "ok")
         if toc is not None:
@@ -1477,7 +1476,7 @@ class RestoreEngine:
     def _save_db(self, db: DbResult) -> None:
         ctx = self._ctx
         assert ctx is not None
-        saved = dict(ctx.journal.get(_db_key(db.name)) or {})
+        saved = dict(ctx.journal.get(db_journal_key(db.name)) or {})
         if db.status == "restored":
             saved["status"] = "restored"
         elif db.status == "refused":
@@ -1502,7 +1501,7 @@ class RestoreEngine:
             "stage": db.stage,
             "seconds": db.seconds,
         }
-        ctx.journal.checkpoint(_db_key(db.name), saved)
+        ctx.journal.checkpoint(db_journal_key(db.name), saved)
         self._save_timeline()
 
     # -- small things ----------------------------------------------------------------------

@@ -235,6 +235,7 @@ class RestoreDraft:
     stop_on_first_failure: bool = True
     download_dir: str = ""
     options: RestoreOptions = field(default_factory=RestoreOptions)  # pgAdmin's options
+    options_error: str = ""  # what the typed schema/table selection could not be read as
 
 
 def _valid_server_name(name: str) -> bool:
@@ -687,6 +688,8 @@ class RestoreFlow:
 
     def _all_issues(self) -> list[Issue]:
         problems = self.draft.options.problems()
+        if self.draft.options_error:  # never restore everything when a selection was meant
+            problems = [self.draft.options_error, *problems]
         options = [error("options", f"Restore options: {p}.") for p in problems]
         return self._source_issues() + self._container_issues() + self._server_issues() + options
 

@@ -1106,12 +1106,12 @@ class SummaryPage(_FlowPage):
         _words, data_only, schema_only, sections = CONTENT_CHOICES[
             max(0, self.content.currentIndex())
         ]
+        error = ""
         try:
             objects = parse_object_lines(self.objects.toPlainText())
-            self.objects.setToolTip("")
         except ValueError as exc:
-            self.objects.setToolTip(str(exc))
-            objects = {}
+            error, objects = str(exc), {}
+        self.objects.setToolTip(error)
         options = RestoreOptions(
             sections=sections,
             data_only=data_only,
@@ -1121,7 +1121,7 @@ class SummaryPage(_FlowPage):
             single_transaction=self.single.isChecked(),
             objects=objects,
         )
-        self.flow.update(options=options)
+        self.flow.update(options=options, options_error=error)
 
     def initializePage(self) -> None:
         readable = self.flow.reads_a_folder

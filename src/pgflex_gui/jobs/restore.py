@@ -542,7 +542,6 @@ def server_admin_entry(server_id: str) -> str:
     return f"server-admin:{server_id.lower()}"
 
 
-
 def db_journal_key(name: str) -> str:
     """The journal key of one database's restore state (the clean-up resets it too)."""
     return f"db:{name}"

@@ -30,9 +30,9 @@ from datetime import UTC, date, datetime, time
 from fractions import Fraction
 from typing import Any
 
-from pgflex_gui.domain.backup_kind import PG_DATASOURCE_PARAMETERS
+from pgflex_gui.domain.backup_kind import PG_DATASOURCE_PARAMETERS, BackupKind
 from pgflex_gui.domain.issues import Issue, error, has_errors, info, warning
-from pgflex_gui.domain.models import PG_FLEX_DATASOURCE_TYPE, FlexServer, Vault
+from pgflex_gui.domain.models import PG_FLEX_DATASOURCE_TYPE, FlexServer, PolicyInfo, Vault
 from pgflex_gui.domain.policy import InvalidPolicy, policy_name_issues
 from pgflex_gui.domain.regions import normalize_region
 from pgflex_gui.domain.retention import (
@@ -65,6 +65,8 @@ __all__ = [
     "V2PolicyDraft",
     "V2Schedule",
     "build_v2_policy_body",
+    "existing_policy_kind_issues",
+    "policy_backup_kind",
     "v2_draft_issues",
     "v2_eligibility_issues",
     "v2_interval_issues",
@@ -391,6 +393,52 @@ def with_v2_marker(instance_body: dict[str, Any]) -> dict[str, Any]:
         body["properties"] = props
         return body
     return props
+
+
+# -- existing policies ---------------------------------------------------------------------------
+
+
+def policy_backup_kind(policy: PolicyInfo) -> BackupKind:
+    """What a policy's body tells about the backup type it serves, without guessing.
+
+    A policy carries no v1/v2 marker (the marker is on the backup instance, doc §1.3). One
+    daily schedule can only be v2 (v1 keeps exactly one day a week). One weekly schedule is
+    valid for both, so it is ``"unknown"``; so is anything else.
+    """
+    periods = []
+    for text in policy.repeating_intervals:
+        try:
+            periods.append(parse_repeating_interval(text)[1])
+        except ValueError:
+            return "unknown"
+    if periods == [DAILY_PERIOD]:
+        return "v2"
+    return "unknown"
+
+
+def existing_policy_kind_issues(policy: PolicyInfo, backup_type: str) -> list[Issue]:
+    """Whether an existing policy fits the chosen backup type (``"v1"`` or ``"v2"``)."""
+    kind = policy_backup_kind(policy)
+    if backup_type == "v2":
+        if kind == "v2":
+            return []
+        return [
+            warning(
+                "policy.kind",
+                f"Whether {policy.name} was made for vaulted backup v2 is unknown: its body "
+                "carries no backup type, and a weekly schedule suits v1 and v2 alike.",
+                "Azure's validation decides when you commit; create a new v2 policy to be sure.",
+            )
+        ]
+    if kind == "v2":
+        return [
+            error(
+                "policy.kind",
+                f"{policy.name} backs up daily, which only vaulted backup v2 does.",
+                "Choose vaulted backup v2, or pick or create a weekly v1 policy.",
+            )
+        ]
+    return []
 
 
 # -- eligibility --------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.domain.ids import ResourceId
@@ -55,6 +55,7 @@ from pgflex_gui.domain.preflight import (
     required_roles,
 )
 from pgflex_gui.domain.retention import RetentionKind
+from pgflex_gui.domain.v2_rules import V2PolicyDraft, v2_eligibility_issues
 from pgflex_gui.domain.vault_rules import VaultDraft, build_vault_body
 from pgflex_gui.jobs.job import JobContext, Progress
 
@@ -68,10 +69,14 @@ __all__ = [
     "RetryPolicy",
     "ServerTarget",
     "ServicePort",
+    "V2ProtectionPort",
     "backup_instance_body",
 ]
 
 log = logging.getLogger(__name__)
+
+BackupType = Literal["v1", "v2"]
+"""v1: vaulted backup (logical, restore as files); v2: physical, restore as server (preview)."""
 
 DATAPROTECTION = "Microsoft.DataProtection"
 PERMISSION_CODES = frozenset(
@@ -125,6 +130,25 @@ class ProtectionPort(Protocol):
     ) -> str: ...
 
 
+class V2ProtectionPort(Protocol):
+    """The v2 (physical) calls ``ProtectJob`` needs; ``azure.vaulted_v2`` provides them.
+
+    Every method blocks (worker thread only) and raises ``AppError``.
+    """
+
+    def create_v2_policy(
+        self, vault_id: ResourceId, draft: V2PolicyDraft, reference_date: date
+    ) -> PolicyInfo: ...
+
+    def validate_for_backup_v2(
+        self, vault_id: ResourceId, backup_instance: Mapping[str, Any], server: FlexServer
+    ) -> None: ...
+
+    def create_backup_instance_v2(
+        self, vault_id: ResourceId, name: str, body: Mapping[str, Any], server: FlexServer
+    ) -> BackupInstance: ...
+
+
 @dataclass(frozen=True)
 class ServerTarget:
     """One server to protect and the backup instance name chosen for it."""
@@ -155,6 +179,13 @@ class ProtectionPlan:
     policy_draft: PolicyDraft | None = None
     grant: GrantScope | None = None  # None: do not grant (an administrator will)
     reference_date: date | None = None  # first backup on or after it (policy body)
+    backup_type: BackupType = "v1"
+    v2_policy_draft: V2PolicyDraft | None = None  # only with backup_type "v2"
+
+    @property
+    def is_v2(self) -> bool:
+        """True for vaulted backup v2 (physical, preview)."""
+        return self.backup_type == "v2"
 
     @property
     def creates_vault(self) -> bool:
@@ -164,7 +195,7 @@ class ProtectionPlan:
     @property
     def creates_policy(self) -> bool:
         """True when the job creates the policy."""
-        return self.policy_draft is not None
+        return self.v2_policy_draft is not None if self.is_v2 else self.policy_draft is not None
 
     def steps(self) -> list[str]:
         """The plan in words, one line per write (shown on the summary page)."""
@@ -174,12 +205,16 @@ class ProtectionPlan:
                 f"Create vault {self.vault_id.name} in {self.vault_draft.location} "
                 f"(resource group {self.vault_id.resource_group})"
             )
-        if self.policy_draft is not None:
-            out.append(f"Create policy {self.policy_id.name} in vault {self.vault_id.name}")
+        if self.creates_policy:
+            what = "v2 policy" if self.is_v2 else "policy"
+            out.append(f"Create {what} {self.policy_id.name} in vault {self.vault_id.name}")
         if self.grant is not None:
             out.append(f"Grant the vault identity missing roles (scope: {self.grant.value})")
+        how = " with vaulted backup v2 (physical)" if self.is_v2 else ""
         for t in self.targets:
-            out.append(f"Validate and protect {t.server.name} as backup instance {t.instance_name}")
+            out.append(
+                f"Validate and protect {t.server.name}{how} as backup instance {t.instance_name}"
+            )
         return out
 
 
@@ -263,9 +298,11 @@ class ProtectJob:
         *,
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
+        v2: V2ProtectionPort | None = None,
     ) -> None:
         self.plan = plan
         self._svc = protection
+        self._v2 = v2 if v2 is not None else _v2_port_of(protection)
         self._retry = retry or RetryPolicy()
         self._clock = clock
         names = ", ".join(t.server.name for t in plan.targets)
@@ -283,6 +320,7 @@ class ProtectJob:
         attach = getattr(self._svc, "attach", None)
         if attach is not None:
             attach(ctx)
+        self._refuse_v2()  # before anything is sent
         try:
             vault = self._ensure_vault(ctx)
             created_vault = self.plan.creates_vault
@@ -343,8 +381,44 @@ class ProtectJob:
         ctx.journal.checkpoint("vault_created", str(vault.id))
         return vault
 
+    def _v2_port(self) -> V2ProtectionPort:
+        if self._v2 is None:
+            raise AppError(
+                fault=Fault.APP,
+                summary="This build cannot send vaulted backup v2 calls.",
+                remedy="Protect the servers with v1 (logical) backup.",
+            )
+        return self._v2
+
+    def _refuse_v2(self) -> None:
+        """Raise ``AppError`` (fault USER) when the v2 rules refuse a server; sends nothing."""
+        if not self.plan.is_v2:
+            return
+        self._v2_port()
+        blocking = [
+            issue
+            for t in self.plan.targets
+            for issue in v2_eligibility_issues(t.server, self.plan.vault)
+            if issue.blocks
+        ]
+        if blocking:
+            raise AppError(
+                fault=Fault.USER,
+                summary=f"Can't protect with vaulted backup v2: {blocking[0].message}",
+                remedy=" ".join(i.remedy for i in blocking if i.remedy),
+                details="\n".join(str(i) for i in blocking),
+            )
+
     def _ensure_policy(self, ctx: JobContext) -> bool:
         plan = self.plan
+        if plan.is_v2:
+            if plan.v2_policy_draft is None:
+                return False
+            self._step(ctx, 1, f"Creating v2 policy {plan.policy_id.name}")
+            reference = plan.reference_date or datetime.now(UTC).date()
+            self._v2_port().create_v2_policy(plan.vault_id, plan.v2_policy_draft, reference)
+            ctx.journal.checkpoint("policy_created", str(plan.policy_id))
+            return True
         if plan.policy_draft is None:
             return False
         self._step(ctx, 1, f"Creating policy {plan.policy_id.name}")
@@ -389,7 +463,10 @@ class ProtectJob:
             attempt += 1
             self._step(ctx, done, f"Validating {target.server.name} (attempt {attempt})")
             try:
-                self._svc.validate_for_backup(self.plan.vault_id, body)
+                if self.plan.is_v2:
+                    self._v2_port().validate_for_backup_v2(self.plan.vault_id, body, target.server)
+                else:
+                    self._svc.validate_for_backup(self.plan.vault_id, body)
             except AppError as exc:
                 out_of_time = self._clock() >= deadline or attempt >= self._retry.max_attempts
                 if not _is_permission_error(exc) or out_of_time:
@@ -422,9 +499,14 @@ class ProtectJob:
         instance_id = self.plan.vault_id.child("backupInstances", target.instance_name)
         pending.append(instance_id)
         ctx.journal.checkpoint("pending_instance", str(instance_id))
-        instance = self._svc.create_backup_instance(
-            self.plan.vault_id, target.instance_name, {"properties": body}
-        )
+        if self.plan.is_v2:
+            instance = self._v2_port().create_backup_instance_v2(
+                self.plan.vault_id, target.instance_name, {"properties": body}, target.server
+            )
+        else:
+            instance = self._svc.create_backup_instance(
+                self.plan.vault_id, target.instance_name, {"properties": body}
+            )
         deadline = self._clock() + self._retry.follow_total_s
         while instance.protection_state is not ProtectionState.PROTECTION_CONFIGURED:
             if instance.protection_state in _FAILED_STATES:
@@ -493,6 +575,13 @@ class ProtectJob:
         return notes
 
 
+def _v2_port_of(protection: object) -> V2ProtectionPort | None:
+    """``protection`` itself when it also speaks v2 (``ServicePort`` built with ``v2=``)."""
+    if getattr(protection, "supports_v2", False):
+        return protection  # type: ignore[return-value]
+    return None
+
+
 class AdhocBackupJob:
     """ "Backup now" for a protected instance, keeping the point under ``retention``."""
 
@@ -535,10 +624,16 @@ class ServicePort:
     through the inventory. Bind it to the running job with :meth:`attach` (ProtectJob does).
     """
 
-    def __init__(self, service: Any, inventory: Any) -> None:
+    def __init__(self, service: Any, inventory: Any, *, v2: Any = None) -> None:
         self._svc = service
         self._inventory = inventory
+        self._v2 = v2  # azure.vaulted_v2.VaultedV2Service, or None (v1 only)
         self._ctx: JobContext | None = None
+
+    @property
+    def supports_v2(self) -> bool:
+        """True when built with the v2 service (then it is also a :class:`V2ProtectionPort`)."""
+        return self._v2 is not None
 
     def attach(self, ctx: JobContext) -> None:
         """Use ``ctx`` for cancel checks and journaling continuation tokens."""
@@ -592,6 +687,30 @@ class ServicePort:
 
     def get_backup_instance(self, instance_id: ResourceId) -> BackupInstance:
         return self._svc.get_backup_instance(instance_id)  # type: ignore[no-any-return]
+
+    # -- v2 (V2ProtectionPort) ----------------------------------------------------------------
+    def create_v2_policy(
+        self, vault_id: ResourceId, draft: V2PolicyDraft, reference_date: date
+    ) -> PolicyInfo:
+        return self._v2.create_policy(vault_id, draft, reference_date)  # type: ignore[no-any-return]
+
+    def validate_for_backup_v2(
+        self, vault_id: ResourceId, backup_instance: Mapping[str, Any], server: FlexServer
+    ) -> None:
+        # Not resumed from the journal: each attempt of the retry loop is a new validation.
+        self._wait(
+            "validate_v2",
+            self._v2.begin_validate_for_backup(vault_id, backup_instance, server=server),
+        )
+
+    def create_backup_instance_v2(
+        self, vault_id: ResourceId, name: str, body: Mapping[str, Any], server: FlexServer
+    ) -> BackupInstance:
+        key = f"create_instance_v2.{name}"
+        lro = self._v2.begin_configure_protection(
+            vault_id, name, body, server=server, continuation_token=self._token(key)
+        )
+        return self._wait(key, lro)  # type: ignore[no-any-return]
 
     def can_assign_roles(self, scope: str) -> bool:
         """Whether the signed-in principal may write role assignments at ``scope``."""

@@ -54,6 +54,7 @@ class WorkflowServices:
     keystore: Any = None
     # (cancelled restore's job id, chosen Created items) -> the clean-up job's id
     start_cleanup: Callable[[str, Any], str] | None = None
+    vaulted_v2: Any = None  # azure.vaulted_v2.VaultedV2Service (policy wizard's v2 protect)
 
 
 PLAN_FILE_KEY = "plan_file"  # = backends.PLAN_FILE_KEY: a restore's journal names its plan
@@ -283,6 +284,7 @@ class WorkflowActions:
             runner=self._runner,
             tasks=self._tasks,
             keystore=services.keystore,
+            vaulted_v2=services.vaulted_v2,
         )
         self._keep(wizard)
 

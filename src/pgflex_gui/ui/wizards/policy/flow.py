@@ -39,15 +39,24 @@ from pgflex_gui.domain.retention import (
     validate_rules,
 )
 from pgflex_gui.domain.schedule import WeeklySchedule, interval_issues, schedule_from_intervals
+from pgflex_gui.domain.v2_rules import (
+    DailySchedule,
+    V2PolicyDraft,
+    existing_policy_kind_issues,
+    v2_draft_issues,
+    v2_eligibility_issues,
+    v2_interval_issues,
+)
 from pgflex_gui.domain.vault_rules import (
     VaultDraft,
     eligible_vaults,
     vault_draft_issues,
     vault_issues_for_server,
 )
-from pgflex_gui.jobs.protect import DATAPROTECTION, ProtectionPlan, ServerTarget
+from pgflex_gui.jobs.protect import DATAPROTECTION, BackupType, ProtectionPlan, ServerTarget
 
 __all__ = [
+    "BACKUP_TYPE_LABELS",
     "IRREVERSIBLE_FIELDS",
     "CalendarRow",
     "Choice",
@@ -60,6 +69,11 @@ __all__ = [
 ]
 
 IRREVERSIBLE_FIELDS = frozenset({"soft_delete", "immutability", "cross_subscription_restore"})
+
+BACKUP_TYPE_LABELS: Mapping[BackupType, str] = {
+    "v1": "Vaulted backup (logical, restore as files)",
+    "v2": "Vaulted backup v2 (physical, restore as server) — preview",
+}
 
 
 class Step(IntEnum):
@@ -212,6 +226,11 @@ class PolicyFlow:
                 name=f"pgflex-weekly-{first.name}"[:150],
                 schedule=WeeklySchedule(6, time(2, 0), "UTC"),
             )
+        )
+        self.backup_type: BackupType = "v1"
+        self.v2_draft = V2PolicyDraft(
+            name=f"pgflex-v2-daily-{first.name}"[:150],
+            schedule=DailySchedule(time(2, 0), "UTC"),
         )
         self.instances: tuple[tuple[BackupInstance, str], ...] | None = None
         self.instances_error: AppError | None = None
@@ -403,8 +422,57 @@ class PolicyFlow:
             )
         )
 
+    # -- backup type (v1 / v2) ------------------------------------------------------------------
+    @property
+    def is_v2(self) -> bool:
+        """True when vaulted backup v2 (physical, preview) is chosen."""
+        return self.backup_type == "v2"
+
+    def set_backup_type(self, backup_type: BackupType) -> None:
+        """Choose v1 (logical) or v2 (physical) backup for every server of the wizard."""
+        if backup_type not in BACKUP_TYPE_LABELS:
+            raise ValueError(f"unknown backup type {backup_type!r}")
+        self.backup_type = backup_type
+        self._changed()
+
+    def update_v2_policy(
+        self,
+        *,
+        name: str | None = None,
+        daily: bool | None = None,
+        weekday: int | None = None,
+        at: time | None = None,
+        time_zone: str | None = None,
+    ) -> None:
+        """Change the new v2 policy's name, frequency (daily or weekly) or schedule."""
+        d = self.v2_draft
+        old = d.schedule
+        is_daily = d.is_daily if daily is None else daily
+        day = old.weekday if isinstance(old, WeeklySchedule) else 6
+        at = old.time if at is None else at
+        zone = old.time_zone if time_zone is None else time_zone
+        schedule: DailySchedule | WeeklySchedule = (
+            DailySchedule(at, zone)
+            if is_daily
+            else WeeklySchedule(day if weekday is None else weekday, at, zone)
+        )
+        self.v2_draft = V2PolicyDraft(
+            name=d.name if name is None else name.strip(), schedule=schedule, rules=d.rules
+        )
+        self.policy = dataclasses.replace(self.policy, mode=Choice.NEW)
+        self._changed()
+
     def set_retention(self, kind: RetentionKind, duration: str | None) -> None:
-        """Set (or with None remove) one retention rule of the new policy."""
+        """Set (or with None remove) one retention rule of the new policy (v1 or v2)."""
+        if self.is_v2:
+            v2_rules = [r for r in self.v2_draft.rules if r.kind is not kind]
+            if duration is not None:
+                v2_rules.append(RetentionRule(kind, duration))
+            v2_rules.sort(key=lambda r: -r.kind.priority)
+            self.v2_draft = dataclasses.replace(self.v2_draft, rules=tuple(v2_rules))
+            self.policy = dataclasses.replace(self.policy, mode=Choice.NEW)
+            self._changed()
+            return
         d = self.policy.draft
         rules = [r for r in d.rules if r.kind is not kind]
         if duration is not None:
@@ -469,6 +537,10 @@ class PolicyFlow:
                     continue
             if schedule is None or problems:
                 return None
+        elif self.is_v2:
+            if not isinstance(self.v2_draft.schedule, WeeklySchedule):
+                return None  # a daily v2 schedule: no weekly calendar
+            schedule, rules = self.v2_draft.schedule, list(self.v2_draft.rules)
         else:
             schedule, rules = self.policy.draft.schedule, list(self.policy.draft.rules)
         if schedule.issues() or has_errors(validate_rules(rules)):
@@ -500,9 +572,15 @@ class PolicyFlow:
         if self.policy.mode is Choice.EXISTING:
             return self.policy.existing_id
         vault_id = self.vault_id()
-        if vault_id is None or not self.policy.draft.name:
+        name = self.new_policy_name
+        if vault_id is None or not name:
             return None
-        return vault_id.child("backupPolicies", self.policy.draft.name)
+        return vault_id.child("backupPolicies", name)
+
+    @property
+    def new_policy_name(self) -> str:
+        """The name of the policy to create (of the v1 or the v2 draft)."""
+        return self.v2_draft.name if self.is_v2 else self.policy.draft.name
 
     # -- pre-flight ---------------------------------------------------------------------------
     def set_protecting_instances(self, pairs: Iterable[tuple[BackupInstance, str]]) -> None:
@@ -538,7 +616,10 @@ class PolicyFlow:
                 if bi.datasource_id.same_as(server.id)
             ]
             dbs = self.databases.get(str(server.id).lower())
-            out.append((server, server_preflight(server, protecting, dbs)))
+            found = server_preflight(server, protecting, dbs)
+            if self.is_v2:
+                found = [*v2_eligibility_issues(server), *found]
+            out.append((server, found))
         return out
 
     # -- permissions --------------------------------------------------------------------------
@@ -720,17 +801,21 @@ class PolicyFlow:
                 if self.policies is not None:
                     found.append(error("policy", "Pick a policy, or create a new one."))
                 return found
-            found += interval_issues(policy.repeating_intervals)
+            found += existing_policy_kind_issues(policy, self.backup_type)
+            if self.is_v2:
+                found += v2_interval_issues(policy.repeating_intervals)
+            else:
+                found += interval_issues(policy.repeating_intervals)
             if not any(r.is_default for r in policy.retention):
                 found.append(error("retention", "The policy has no default retention rule."))
             return found
-        found += draft_issues(self.policy.draft)
-        name = self.policy.draft.name.lower()
-        if any(p.name.lower() == name for p in self.policies or ()):
+        found += v2_draft_issues(self.v2_draft) if self.is_v2 else draft_issues(self.policy.draft)
+        new_name = self.new_policy_name
+        if any(p.name.lower() == new_name.lower() for p in self.policies or ()):
             found.append(
                 error(
                     "name",
-                    f"The vault already has a policy named {self.policy.draft.name}. Policies "
+                    f"The vault already has a policy named {new_name}. Policies "
                     "can't be changed in place.",
                     "Pick another name for the new policy.",
                 )
@@ -853,7 +938,13 @@ class PolicyFlow:
             targets=targets,
             vault=None if new_vault else self.selected_vault(),
             vault_draft=self.vault.draft if new_vault else None,
-            policy_draft=self.policy.draft if self.policy.mode is Choice.NEW else None,
+            policy_draft=(
+                self.policy.draft if self.policy.mode is Choice.NEW and not self.is_v2 else None
+            ),
             grant=self.grant if (missing or new_vault) else None,
             reference_date=self.today,
+            backup_type=self.backup_type,
+            v2_policy_draft=(
+                self.v2_draft if self.policy.mode is Choice.NEW and self.is_v2 else None
+            ),
         )

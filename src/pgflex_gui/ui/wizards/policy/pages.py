@@ -38,10 +38,12 @@ from PySide6.QtWidgets import (
 
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.issues import Issue, Severity
+from pgflex_gui.domain.policy import PolicyDraft
 from pgflex_gui.domain.preflight import GrantScope
 from pgflex_gui.domain.retention import RetentionKind, parse_duration
-from pgflex_gui.domain.schedule import WEEKDAY_NAMES
-from pgflex_gui.ui.wizards.policy.flow import Choice, PolicyFlow, Step
+from pgflex_gui.domain.schedule import WEEKDAY_NAMES, WeeklySchedule
+from pgflex_gui.domain.v2_rules import DailySchedule, V2PolicyDraft
+from pgflex_gui.ui.wizards.policy.flow import BACKUP_TYPE_LABELS, Choice, PolicyFlow, Step
 
 __all__ = [
     "PermissionsPage",
@@ -53,6 +55,11 @@ __all__ = [
 ]
 
 _COLOURS = {Severity.ERROR: "#b00020", Severity.WARNING: "#9a6700", Severity.INFO: "#555555"}
+_POLICY_SUBTITLES = {
+    "v1": "One full backup a week, kept according to the retention rules.",
+    "v2": "A physical backup of the whole server, daily or weekly, kept according to the "
+    "retention rules (preview; restores as a new server).",
+}
 _UNITS = (("days", "D"), ("weeks", "W"), ("months", "M"), ("years", "Y"))
 
 
@@ -358,7 +365,16 @@ class PolicyPage(_FlowPage):
     def __init__(self, flow: PolicyFlow, parent: QWidget | None = None) -> None:
         super().__init__(flow, parent)
         self.setTitle("Backup policy")
-        self.setSubTitle("One full backup a week, kept according to the retention rules.")
+        self.setSubTitle(_POLICY_SUBTITLES["v1"])
+        self.backup_type = QComboBox()
+        self.backup_type.setObjectName("backup_type")
+        for value, label in BACKUP_TYPE_LABELS.items():
+            self.backup_type.addItem(label, value)
+        self.backup_type.setToolTip(
+            "v1 copies each database with pg_dump and restores as files. v2 (preview) copies "
+            "the server's disks and restores as a new server; it needs PostgreSQL 15 or later, "
+            "General Purpose or Memory Optimized, and a primary server."
+        )
         self.use_existing = QRadioButton("Use an existing policy")
         self.create_new = QRadioButton("Create a new policy")
         group = QButtonGroup(self)
@@ -377,6 +393,10 @@ class PolicyPage(_FlowPage):
         form = QFormLayout(self.new_box)
         self.name_edit = QLineEdit(flow.policy.draft.name)
         self.name_edit.setObjectName("policy_name")
+        self.frequency = QComboBox()
+        self.frequency.setObjectName("frequency")
+        self.frequency.addItem("Daily", True)
+        self.frequency.addItem("Weekly", False)
         self.weekday = QComboBox()
         self.weekday.setObjectName("weekday")
         self.weekday.addItems(list(WEEKDAY_NAMES))
@@ -402,6 +422,7 @@ class PolicyPage(_FlowPage):
         form.addRow("Name", self.name_edit)
         form.addRow("", name_issues)
         when = QHBoxLayout()  # one row: "Sunday at 02:00 in UTC" leaves room for the calendar
+        when.addWidget(self.frequency)
         when.addWidget(self.weekday)
         when.addWidget(QLabel("at"))
         when.addWidget(self.time_edit)
@@ -429,6 +450,10 @@ class PolicyPage(_FlowPage):
         self.calendar.setMinimumHeight(cal_header.sizeHint().height() + 6 * row_h + 4)
 
         layout = QVBoxLayout(self)
+        kind_row = QHBoxLayout()
+        kind_row.addWidget(QLabel("Backup type"))
+        kind_row.addWidget(self.backup_type, 1)
+        layout.addLayout(kind_row)
         top = QHBoxLayout()
         top.addWidget(self.policy_combo, 1)
         top.addWidget(self.start_from)
@@ -446,6 +471,8 @@ class PolicyPage(_FlowPage):
         self.use_existing.toggled.connect(self._on_mode_toggled)
         self.policy_combo.currentIndexChanged.connect(self._on_policy_combo_changed)
         self.start_from.clicked.connect(self._on_start_from_clicked)
+        self.backup_type.currentIndexChanged.connect(self._on_backup_type_changed)
+        self.frequency.currentIndexChanged.connect(self._on_schedule_edited)
         self.name_edit.textEdited.connect(self._on_schedule_edited)
         self.weekday.currentIndexChanged.connect(self._on_schedule_edited)
         self.time_edit.timeChanged.connect(self._on_schedule_edited)
@@ -457,12 +484,17 @@ class PolicyPage(_FlowPage):
         """Put the flow's policy draft into the widgets (after "Start from this policy")."""
         self._filling = True
         try:
-            draft = self.flow.policy.draft
+            draft: PolicyDraft | V2PolicyDraft = (
+                self.flow.v2_draft if self.flow.is_v2 else self.flow.policy.draft
+            )
             self.name_edit.setText(draft.name)
-            self.weekday.setCurrentIndex(draft.schedule.weekday)
-            t = draft.schedule.time
+            schedule = draft.schedule
+            self.frequency.setCurrentIndex(0 if isinstance(schedule, DailySchedule) else 1)
+            if isinstance(schedule, WeeklySchedule):
+                self.weekday.setCurrentIndex(schedule.weekday)
+            t = schedule.time
             self.time_edit.setTime(QTime(t.hour, t.minute))
-            self.zone.setCurrentText(draft.schedule.time_zone)
+            self.zone.setCurrentText(schedule.time_zone)
             by_kind = {r.kind: r.duration for r in draft.rules}
             for kind, row in self.rows.items():
                 row.set_duration(by_kind.get(kind))
@@ -472,6 +504,11 @@ class PolicyPage(_FlowPage):
     def refresh(self) -> None:
         self._filling = True
         try:
+            is_v2 = self.flow.is_v2
+            self.backup_type.setCurrentIndex(self.backup_type.findData(self.flow.backup_type))
+            self.setSubTitle(_POLICY_SUBTITLES[self.flow.backup_type])
+            self.frequency.setVisible(is_v2)
+            self.weekday.setVisible(not is_v2 or not self.flow.v2_draft.is_daily)
             wanted = self.flow.policy.existing_id
             self.policy_combo.clear()
             for policy in self.flow.policies or ():
@@ -519,10 +556,25 @@ class PolicyPage(_FlowPage):
             self.flow.start_from_policy(policy.id)
             self.load_draft()
 
+    def _on_backup_type_changed(self, _index: int) -> None:
+        if self._filling:
+            return
+        self.flow.set_backup_type(self.backup_type.currentData())
+        self.load_draft()
+
     def _on_schedule_edited(self, *_args: object) -> None:
         if self._filling:
             return
         qt = self.time_edit.time()
+        if self.flow.is_v2:
+            self.flow.update_v2_policy(
+                name=self.name_edit.text(),
+                daily=bool(self.frequency.currentData()),
+                weekday=self.weekday.currentIndex(),
+                at=time(qt.hour(), qt.minute()),
+                time_zone=self.zone.currentText().strip(),
+            )
+            return
         self.flow.update_policy(
             name=self.name_edit.text(),
             weekday=self.weekday.currentIndex(),

@@ -296,7 +296,8 @@ class PolicyWizard(QWizard):
             return True
         plan = self.flow.plan()
         job = ProtectJob(plan, self._services.protection, retry=self._services.retry)
-        kinds = [r.kind for r in plan.policy_draft.rules] if plan.policy_draft else []
+        draft = plan.v2_policy_draft or plan.policy_draft
+        kinds = [r.kind for r in draft.rules] if draft is not None else []
         if not kinds:
             policy = self.flow.selected_policy()
             for rule in policy.retention if policy else ():
@@ -416,18 +417,21 @@ def open_policy_wizard(
     tasks: TaskManager | None = None,
     today: Callable[[], Any] | None = None,
     keystore: Any = None,
+    vaulted_v2: Any = None,
 ) -> PolicyWizard:
     """Build and show the wizard (non-modal); the main window's "Configure backup…" action.
 
     ``protection`` is an ``azure.protection.ProtectionService`` (wrapped in
     :class:`~pgflex_gui.jobs.protect.ServicePort`) or anything implementing ``ProtectionPort``.
     The service audits its own writes; ``audit`` is accepted for symmetry and unused here.
+    ``vaulted_v2`` (an ``azure.vaulted_v2.VaultedV2Service``) lets the job protect with v2;
+    without it the job refuses a v2 plan, saying so.
     """
     del audit
     port: ProtectionPort = (
         protection
         if hasattr(protection, "delete_backup_instance")
-        else ServicePort(protection, inventory)
+        else ServicePort(protection, inventory, v2=vaulted_v2)
     )
     day = today() if today is not None else datetime.now(UTC).date()
     flow = PolicyFlow(servers, today=day)

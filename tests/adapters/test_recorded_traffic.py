@@ -31,12 +31,14 @@ import trustme
 from azure.core.credentials import AccessToken
 
 from pgflex_gui.azure.clients import ClientFactory
+from pgflex_gui.azure.convert import parse_datetime
 from pgflex_gui.azure.inventory import AzureInventory
 from pgflex_gui.azure.protection import ProtectionService, backup_instance_body
 from pgflex_gui.azure.restore import RestoreService
 from pgflex_gui.domain.cloud import CloudConfig
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.models import FlexServer
+from pgflex_gui.domain.restore_plan import build_restore_request
 from pgflex_gui.sandbox.arm.seed import IDS
 from pgflex_gui.sandbox.runtime import Sandbox
 
@@ -309,3 +311,126 @@ def test_sandbox_validate_for_backup_answers_in_the_recorded_shape(
         assert status["id"].lower().endswith("/operationstatus/" + status["name"].lower())
     finally:
         session.close()
+
+
+# -- restore as files (recovery points, validate, trigger, the restore job) ----------------
+
+# Fields of the app's restore request that differ from the CLI's on purpose.
+RESTORE_INTENDED_DIFFERENCES = {
+    "restoreRequestObject.restoreTargetInfo.targetDetails.targetResourceArmId": (
+        "the app names the container's ARM id, which the spec requires when Cross "
+        "Subscription Restore is disabled; the CLI run left it out"
+    ),
+}
+VALIDATE_INTENDED_DIFFERENCES = {
+    "objectType": (
+        "the app sends objectType ValidateRestoreRequestObject, as the REST documentation "
+        "does; the CLI leaves it out"
+    ),
+    **RESTORE_INTENDED_DIFFERENCES,
+}
+
+
+def _dpr() -> dict[str, Any]:
+    return _load("dataprotection_pgflex_restore.json")
+
+
+def _recorded_restore_request(body: dict[str, Any]) -> dict[str, Any]:
+    details = body["restoreTargetInfo"]["targetDetails"]
+    url = details["url"]
+    account = urlsplit(url).hostname.split(".", 1)[0]  # type: ignore[union-attr]
+    container = url.rstrip("/").rsplit("/", 1)[-1]
+    arm = (
+        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/clitest-dpp-ecy-rg"
+        f"/providers/Microsoft.Storage/storageAccounts/{account}/blobServices/default"
+        f"/containers/{container}"
+    )
+    return build_restore_request(
+        body["recoveryPointId"],
+        url,
+        arm,
+        body["restoreTargetInfo"]["restoreLocation"],
+        file_prefix=details["filePrefix"],
+    )
+
+
+def test_recorded_recovery_points_parse(replay: Replay, replay_factory: ClientFactory) -> None:
+    interactions = _dpr()["interactions"]
+    replay.load(interactions)
+    rec = next(i for i in interactions if i["name"] == "recovery-point-list")
+    instance = ResourceId.parse(_path(rec["uri"]).rsplit("/", 1)[0])
+    points = AzureInventory(replay_factory).list_recovery_points(instance)
+    assert [p.recovery_point_id for p in points] == ["64c119855c104fa3ac83d46c9b96647a"]
+    point = points[0]
+    assert point.time.isoformat().startswith("2024-04-10T10:30:46.230387")
+    assert point.recovery_point_type == "Full"
+    assert point.policy_name == "pgflexpolicy"
+    assert point.retention_tag == "default"
+    assert point.expiry is None
+    assert point.state == "Completed"
+
+
+def test_validate_and_trigger_restore_match_the_recording(
+    replay: Replay, replay_factory: ClientFactory
+) -> None:
+    rec = {i["name"]: i for i in _dpr()["interactions"]}
+    replay.load(_dpr()["interactions"])
+    instance = ResourceId.parse(_path(rec["trigger-restore"]["uri"]).rsplit("/", 1)[0])
+    request = _recorded_restore_request(rec["trigger-restore"]["request_body"])
+    service = RestoreService(replay_factory)
+
+    service.begin_validate_restore(instance, request).result(timeout=30)
+    job_id = service.begin_trigger_restore(instance, request).result(timeout=30)
+
+    posts = [r for r in replay.requests if r[0] == "POST"]
+    assert [p[1].lower() for p in posts] == [
+        _path(rec["validate-for-restore"]["uri"]),
+        _path(rec["trigger-restore"]["uri"]),
+    ]
+    validate_diff = _diff(posts[0][2], rec["validate-for-restore"]["request_body"])
+    assert sorted(validate_diff) == sorted(VALIDATE_INTENDED_DIFFERENCES), validate_diff
+    trigger_diff = _diff(
+        {"restoreRequestObject": posts[1][2]},
+        {"restoreRequestObject": rec["trigger-restore"]["request_body"]},
+    )
+    assert sorted(trigger_diff) == sorted(RESTORE_INTENDED_DIFFERENCES), trigger_diff
+    # The recorded jobId spells "resourcegroups" and "BackupVaults"; it is still the job.
+    assert ResourceId.parse(job_id).same_as(
+        ResourceId.parse(_path(rec["restore-job-completed"]["uri"]))
+    )
+
+
+def test_recorded_restore_job_parses(replay: Replay, replay_factory: ClientFactory) -> None:
+    rec = {i["name"]: i for i in _dpr()["interactions"]}
+    replay.load(_dpr()["interactions"])
+    service = RestoreService(replay_factory)
+    job_id = rec["trigger-restore-results"]["body"]["jobId"]
+    running = service.get_job(job_id)
+    done = service.get_job(job_id)
+    assert running.operation == done.operation == "Restore"
+    assert running.in_progress
+    assert running.end is None
+    assert running.recovery_point_id == "64c119855c104fa3ac83d46c9b96647a"
+    assert (
+        running.restore_destination
+        == "https://clitestecysa.blob.core.windows.net/clitestpgflexblob"
+    )
+    assert [(t.name, t.status) for t in running.subtasks] == [("Trigger Restore", "InProgress")]
+    assert not done.in_progress
+    assert done.status == "Completed"
+    assert done.end is not None
+    assert done.end.isoformat().startswith("2024-04-10T10:36:08")
+    assert done.duration == "PT2M5.6503519S"
+    assert done.data_transferred_bytes == 70384
+    assert done.error_codes == ()
+
+
+def test_placeholder_times_are_not_times() -> None:
+    """Azure's "0001-01-01T00:00:00Z" (operation status endTime while running) means unset."""
+    status = next(
+        i for i in _dpr()["interactions"] if i["name"] == "trigger-restore-status-inprogress"
+    )
+    assert status["body"]["status"] == "Inprogress"
+    assert parse_datetime(status["body"]["endTime"]) is None
+    assert parse_datetime("0001-01-01T00:00:00") is None
+    assert parse_datetime(status["body"]["startTime"]) is not None

@@ -134,8 +134,13 @@ def has_id(value: Any) -> bool:
 
 
 def parse_datetime(value: Any) -> datetime | None:
-    """An aware UTC datetime from ISO 8601 text (any fraction digits) or a datetime."""
+    """An aware UTC datetime from ISO 8601 text (any fraction digits) or a datetime.
+
+    The ``0001-01-01T00:00:00`` placeholder Azure sends for a time not yet known is None.
+    """
     if isinstance(value, datetime):
+        if value.year <= 1:
+            return None
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str) or not value.strip():
         return None
@@ -147,6 +152,10 @@ def parse_datetime(value: Any) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
+    if parsed.year <= 1:
+        # .NET's DateTime.MinValue: real operation statuses and backup jobs send
+        # "0001-01-01T00:00:00Z" for "not yet" (recorded; tests/data/recordings).
+        return None
     return parsed.astimezone(UTC)
 
 

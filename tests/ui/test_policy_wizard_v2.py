@@ -148,6 +148,8 @@ def test_v2_daily_policy_and_instance_created_with_the_marker(
     page = wizard.policy_page
     assert page.frequency.isVisible()
     assert not page.weekday.isVisible()  # daily: no weekday
+    assert not page.calendar.isVisible()  # a weekly calendar would be empty: a note instead
+    assert "One recovery point a day" in page.calendar_label.text()
     assert "physical" in page.subTitle()
     page.name_edit.setText("pgflex-v2-ui-daily")
     page.name_edit.textEdited.emit("pgflex-v2-ui-daily")

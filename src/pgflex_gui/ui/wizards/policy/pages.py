@@ -60,6 +60,10 @@ _POLICY_SUBTITLES = {
     "v2": "A physical backup of the whole server, daily or weekly, kept according to the "
     "retention rules (preview; restores as a new server).",
 }
+_DAILY_CALENDAR_NOTE = (
+    "One recovery point a day, each kept by the rule it is tagged with (the first of a "
+    "week, month or year) or else for the default duration."
+)
 _UNITS = (("days", "D"), ("weeks", "W"), ("months", "M"), ("years", "Y"))
 
 
@@ -462,8 +466,10 @@ class PolicyPage(_FlowPage):
         layout.addWidget(self.description)
         layout.addWidget(self.create_new)
         layout.addWidget(self.new_box)
-        layout.addWidget(QLabel("Recovery points of the next 12 months:"))
+        self.calendar_label = QLabel("Recovery points of the next 12 months:")
+        layout.addWidget(self.calendar_label)
         layout.addWidget(self.calendar, 1)
+        layout.addStretch(0)
         layout.addWidget(self.general)
 
         self._filling = False
@@ -528,6 +534,11 @@ class PolicyPage(_FlowPage):
             self.dst.setText(self.flow.dst_note() if is_new else "")
             self.dst.setVisible(bool(self.dst.text()))
             months = self.flow.calendar_by_month()
+            daily = is_v2 and is_new and self.flow.v2_draft.is_daily
+            self.calendar_label.setText(
+                _DAILY_CALENDAR_NOTE if daily else "Recovery points of the next 12 months:"
+            )
+            self.calendar.setVisible(not daily)
             self.calendar.setRowCount(len(months))
             for row, month in enumerate(months):
                 for col, text in enumerate((month.month, month.days, month.kept_as, month.until)):

@@ -256,6 +256,10 @@ class ArmService:
         }
         if op["status"] != "InProgress":
             body["endTime"] = op.get("endTime")
+        elif "/microsoft.dataprotection/" in op["root"].lower():
+            # As recorded (azure-cli-extensions, PG flex backup and restore run): a running
+            # Data Protection operation reports .NET's DateTime.MinValue as its endTime.
+            body["endTime"] = "0001-01-01T00:00:00Z"
         if op.get("error"):
             body["error"] = op["error"]
         if op.get("result") is not None:

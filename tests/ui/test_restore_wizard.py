@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -301,3 +302,37 @@ def test_download_folder_without_settings_is_the_default(
                               tasks=inline_tasks, free_space=lambda _p: 1)  # fmt: skip
     add_self_deleting(wiz)
     assert wiz.server_page.download.text() == str(paths.download_dir())
+
+
+def test_a_v2_instance_labels_its_points_and_refuses_restore_as_files(
+    add_self_deleting: Any, inventory: FakeInventory, inline_tasks: TaskManager
+) -> None:
+    src = _source(inventory)
+    assert src.instance is not None
+    points = inventory.points[str(src.instance.id)]
+    newest = max(points, key=lambda p: p.time)
+    inventory.points[str(src.instance.id)] = [
+        dataclasses.replace(p, kind_evidence="v2" if p is newest else "v1") for p in points
+    ]
+    v2_source = RestoreSource(
+        src.vault, dataclasses.replace(src.instance, backup_kind="v2"), src.server
+    )
+    wiz = open_restore_wizard(
+        None,
+        source=v2_source,
+        inventory=inventory,
+        storage=FakeStorage(),
+        start_restore=lambda _plan: "never",
+        tasks=inline_tasks,
+        free_space=lambda _path: 50 * 1024**3,
+    )
+    add_self_deleting(wiz)
+    page = wiz.source_page
+    labels = [page.points.item(i).text() for i in range(page.points.count())]
+    assert labels[0].endswith("· v2 (physical)")  # newest first
+    assert all(label.endswith("· v1 (logical)") for label in labels[1:])
+    page.points.setCurrentRow(0)
+    assert not page.isComplete()  # Azure restores a v2 point only as a server
+    assert "only as a server" in page.issue_list.text()
+    page.points.setCurrentRow(1)
+    assert page.isComplete()

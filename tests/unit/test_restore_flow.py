@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from datetime import UTC, datetime, timedelta
@@ -131,6 +132,47 @@ def test_source_needs_a_point_and_points_are_newest_first() -> None:
     assert any(i.field == "source.point" for i in flow.issues(Step.SOURCE))
     flow.choose_point("old")
     assert flow.can_advance(Step.SOURCE)
+
+
+def _kind_source(instance_kind: str) -> RestoreSource:
+    src = source()
+    assert src.instance is not None
+    bi = dataclasses.replace(src.instance, backup_kind=instance_kind)
+    return RestoreSource(src.vault, bi, src.server)
+
+
+@pytest.mark.parametrize(
+    ("instance_kind", "evidence", "blocks", "warns"),
+    [
+        ("v1", "", False, False),  # a v1 instance: its points restore as files
+        ("v2", "v2", True, False),  # a v2 point: Azure restores it only as a server
+        ("v2", "v1", False, False),  # a v1 point kept in a migrated instance
+        ("v2", "", False, True),  # undocumented: said so, Azure's validation decides
+        ("unknown", "", False, True),
+    ],
+)
+def test_a_v2_point_is_never_offered_as_files(
+    instance_kind: str, evidence: str, blocks: bool, warns: bool
+) -> None:
+    flow = RestoreFlow(_kind_source(instance_kind))
+    p = dataclasses.replace(point("rp", NOW), kind_evidence=evidence)
+    flow.set_points([p])
+    flow.choose_point("rp")
+    kind = [i for i in flow.issues(Step.SOURCE) if i.field == "source.kind"]
+    assert flow.can_advance(Step.SOURCE) is not blocks
+    assert [i.blocks for i in kind] == ([True] if blocks else [False] if warns else [])
+    # Everything else ready: only the point's kind decides whether a plan can be made.
+    flow.set_accounts([account("stweu")])
+    flow.choose_account(flow.accounts[0].id)
+    flow.set_containers(flow.accounts[0].id, [BlobContainer(flow.accounts[0].id, "restores", "")])
+    flow.choose_container("restores", new=False)
+    flow.update(download_dir="/var/tmp/restore")
+    if blocks:
+        assert "only as a server" in kind[0].message
+        with pytest.raises(InvalidPlan):
+            flow.plan()  # nothing can start a restore-as-files of it
+    else:
+        assert flow.plan().source is not None
 
 
 def test_secondary_points_are_separate_and_switching_clears_choice() -> None:

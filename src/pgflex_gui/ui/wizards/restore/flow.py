@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from pgflex_gui.domain.backup_kind import BackupKind, point_kind
 from pgflex_gui.domain.errors import AppError
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.issues import Issue, error, has_errors, info, warning
@@ -399,6 +400,14 @@ class RestoreFlow:
         )
         self.update(recovery_point=point)
 
+    def point_kind(self, point: RecoveryPoint) -> BackupKind:
+        """v1/v2/unknown of ``point``: its own evidence joined with its instance's kind."""
+        instance = self.source.instance
+        return point_kind(
+            instance.backup_kind if instance is not None else "unknown",
+            point.kind_evidence or None,
+        )
+
     def set_incident(
         self, kind: IncidentSource, *, url: str | None = None, folder: str | None = None
     ) -> None:
@@ -726,6 +735,8 @@ class RestoreFlow:
             found.append(error("source.secondary", "Cross Region Restore is not available."))
         if d.recovery_point is None:
             found.append(error("source.point", "Choose a recovery point."))
+        else:
+            found += _kind_issues(self.point_kind(d.recovery_point))
         if d.secondary:
             found.append(
                 info(
@@ -1086,3 +1097,30 @@ def describe_time(when: datetime, *, local_zone: tzinfo | None = None) -> str:
     if local.utcoffset() == timedelta(0):
         return f"{utc:%Y-%m-%d %H:%M} UTC"
     return f"{local:%Y-%m-%d %H:%M %Z} ({utc:%Y-%m-%d %H:%M} UTC)"
+
+
+def _kind_issues(kind: BackupKind) -> list[Issue]:
+    """A v2 (physical) point never restores as files: Azure refuses it (doc §1.6)."""
+    if kind == "v2":
+        return [
+            error(
+                "source.kind",
+                "This is a vaulted backup v2 (physical) recovery point: Azure Backup restores it "
+                "only as a server, never as files, so this wizard can't restore it.",
+                "Restore it as a server onto an empty flexible server you created (same "
+                "PostgreSQL version, disk size and type, in the vault's region, no high "
+                "availability): run pgflex restore --plan with a restore-as-server plan (see "
+                "the README), or restore it from the vault in the Azure portal. Or pick a v1 "
+                "(logical) point.",
+            )
+        ]
+    if kind == "unknown":
+        return [
+            warning(
+                "source.kind",
+                "Whether this point is v1 (logical) or v2 (physical) is not documented for "
+                "this backup instance. A v1 point restores as files; Azure refuses a v2 point "
+                "here, and the restore then stops at the validation, before anything is made.",
+            )
+        ]
+    return []

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from pgflex_gui.domain.backup_kind import kind_words
 from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.issues import Issue, Severity
@@ -286,8 +287,13 @@ class SourcePage(_FlowPage):
                 f"{len(visible)} recovery point(s); times in local time and UTC."
             )
         self.points.clear()
+        instance = flow.source.instance
+        mixed = instance is not None and instance.backup_kind != "v1"
         for p in visible:
-            item = QListWidgetItem(describe_time(p.time))
+            label = describe_time(p.time)
+            if mixed:  # a v2 (or migrated) instance: say which points restore as files
+                label = f"{label} · {kind_words(flow.point_kind(p))}"
+            item = QListWidgetItem(label)
             item.setData(Qt.ItemDataRole.UserRole, p.recovery_point_id)
             item.setToolTip(p.recovery_point_id)
             self.points.addItem(item)

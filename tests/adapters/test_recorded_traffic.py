@@ -309,7 +309,8 @@ def test_sandbox_validate_for_backup_answers_in_the_recorded_shape(
             "endTime"
         }
         assert status["id"].lower().endswith("/operationstatus/" + status["name"].lower())
-        if status["status"] == "InProgress":
+        if status["status"].lower() == "inprogress":
+            assert status["status"] == recorded_status["status"] == "Inprogress"  # as recorded
             # The recorded placeholder, which the app reads as "no end time yet".
             assert status["endTime"] == recorded_status["endTime"] == "0001-01-01T00:00:00Z"
     finally:

@@ -63,7 +63,7 @@ class Arm:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             status = self.get(url)
-            if status["status"] != "InProgress":
+            if status["status"].lower() != "inprogress":  # recorded: "Inprogress"
                 assert status["status"] == "Succeeded", status
                 return status
             time.sleep(0.05)

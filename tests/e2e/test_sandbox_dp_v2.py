@@ -105,7 +105,7 @@ def finish(raw: Any, response: Any) -> dict[str, Any]:
     for _ in range(600):
         status = raw("GET", url)
         body: dict[str, Any] = status.json()
-        if body["status"] != "InProgress":
+        if body["status"].lower() != "inprogress":  # recorded: "Inprogress"
             return body
         time.sleep(0.1)
     raise AssertionError("operation did not finish")

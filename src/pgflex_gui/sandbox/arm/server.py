@@ -258,8 +258,11 @@ class ArmService:
             body["endTime"] = op.get("endTime")
         elif "/microsoft.dataprotection/" in op["root"].lower():
             # As recorded (azure-cli-extensions, PG flex backup and restore run): a running
-            # Data Protection operation reports .NET's DateTime.MinValue as its endTime.
+            # Data Protection operation reports .NET's DateTime.MinValue as its endTime, and
+            # spells its status "Inprogress" (its jobs say "InProgress"; clients must compare
+            # without case, as the SDK's poller does).
             body["endTime"] = "0001-01-01T00:00:00Z"
+            body["status"] = "Inprogress"
         if op.get("error"):
             body["error"] = op["error"]
         if op.get("result") is not None:

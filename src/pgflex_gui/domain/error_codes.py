@@ -154,6 +154,20 @@ def describe_azure_error(
         [f"Code: {code}", *([f"Inner codes: {', '.join(inner)}"] if inner else []), message]
     ).strip()
     if chosen is None:
+        user_side = next((c for c in candidates if c.lower().startswith("usererror")), "")
+        if user_side:
+            # Not in the catalog (e.g. the v2 restore-as-server target rules, whose codes
+            # Azure does not document), but Azure Backup's "UserError…" codes all name a
+            # cause on the caller's side: the request, the target or a role, not an outage.
+            return AppError(
+                fault=Fault.USER,
+                summary=f"Azure refused the request ({user_side}): {message}".strip(),
+                remedy="Its message says what to change; fix that and try again.",
+                retryable=False,
+                azure_code=user_side,
+                request_id=request_id,
+                details=details,
+            )
         return AppError(
             fault=Fault.AZURE,
             summary=f"Azure reported {code or 'an error'}: {message}".strip(),

@@ -79,3 +79,35 @@ def test_specific_outer_code_beats_a_generic_inner_one() -> None:
 def test_unknown_outer_code_falls_back_to_a_known_inner_one() -> None:
     err = describe_azure_error("SomethingNew", "m", ["ResourceNotFound"])
     assert err.azure_code == "ResourceNotFound"
+
+
+@pytest.mark.parametrize(
+    ("code", "inner", "fault", "named"),
+    [
+        # v2 restore-as-server target rules: codes Azure does not document (sandbox's own).
+        (
+            "UserErrorRestoreTargetServerNotEmpty",
+            (),
+            Fault.USER,
+            "UserErrorRestoreTargetServerNotEmpty",
+        ),
+        (
+            "BadRequest",
+            ("UserErrorBurstableTierNotSupported",),
+            Fault.USER,
+            "UserErrorBurstableTierNotSupported",
+        ),
+        ("usererrorsomethingnew", (), Fault.USER, "usererrorsomethingnew"),
+        ("InternalError", (), Fault.AZURE, "InternalError"),  # not the caller's doing
+    ],
+)
+def test_an_uncatalogued_user_error_code_is_the_callers_to_fix(
+    code: str, inner: tuple[str, ...], fault: Fault, named: str
+) -> None:
+    err = describe_azure_error(code, "The target server holds databases.", inner)
+    assert err.fault is fault
+    assert err.azure_code == named
+    assert "The target server holds databases." in err.summary
+    if fault is Fault.USER:
+        assert not err.retryable
+        assert err.remedy

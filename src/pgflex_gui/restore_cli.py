@@ -1,5 +1,8 @@
 """``pgflex restore --plan FILE``: run a restore plan headless (the wizard runs the same engine).
 
+A plan whose ``kind`` is ``restore-as-server`` restores a vaulted backup v2 recovery point
+onto an existing empty server (``jobs.restore_as_server``); any other plan restores as files.
+
 Exit codes come from the run's ``RestoreOutcome`` (as do the report and the GUI's job row):
 0 every database restored and verified; 1 some or all databases failed or a check differs;
 2 the run stopped at a stage (the plan, the Azure job, the download, ...) or the plan file is
@@ -27,16 +30,19 @@ from pathlib import Path
 from typing import Any
 
 from pgflex_gui.domain.errors import AppError, Cancelled, Fault
+from pgflex_gui.domain.server_restore_plan import ServerRestorePlan, is_server_restore_plan
 from pgflex_gui.jobs.job import CancelToken, JobContext, Progress
 from pgflex_gui.jobs.journal import JournalState, JournalStore
 from pgflex_gui.jobs.report import write_report
 from pgflex_gui.jobs.restore import LocalFolder, RestoreEngine, RestoreResult, plan_digest
 from pgflex_gui.jobs.restore_adapters import LocalPgRunner, SdkRestoreArm
+from pgflex_gui.jobs.restore_as_server import SdkServerRestoreArm, ServerRestoreEngine
+from pgflex_gui.jobs.restore_as_server import plan_digest as server_plan_digest
 from pgflex_gui.jobs.restore_plan_file import PlanError, RestorePlanFile, load_plan
 from pgflex_gui.postgres.tools import discover
 from pgflex_gui.termination import on_termination
 
-__all__ = ["build_engine", "build_engine_for", "build_parser", "main"]
+__all__ = ["build_engine", "build_engine_for", "build_parser", "build_server_engine", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +230,30 @@ def build_engine(plan: RestorePlanFile, *, sandbox: Path | None, secrets: Any = 
     )
 
 
+def build_server_engine(plan: ServerRestorePlan, *, sandbox: Path | None) -> ServerRestoreEngine:
+    """The restore-as-server (v2) engine with the real Azure layer (sandbox or Azure)."""
+    from pgflex_gui.logs import AuditLog
+
+    factory, _credential, _verify = _sandbox_factory(sandbox) if sandbox else _azure_factory()
+    return ServerRestoreEngine(
+        plan,
+        SdkServerRestoreArm(factory),
+        audit=_audit_into(AuditLog()),
+        poll_s=getattr(factory, "polling_interval", 2.0),
+    )
+
+
+def _load_any_plan(path: Path) -> RestorePlanFile | ServerRestorePlan:
+    """A restore-as-files plan, or a restore-as-server (v2) one (told apart by ``kind``)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise PlanError(f"{path} is not valid JSON: {exc}") from exc
+    if is_server_restore_plan(data):
+        return ServerRestorePlan.from_json(data)
+    return load_plan(path)
+
+
 def _audit(action: str, target: str, details: Any) -> None:
     logging.getLogger("pgflex_gui.audit").info("%s %s %s", action, target, dict(details))
 
@@ -247,8 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        plan = load_plan(args.plan)
-    except (PlanError, OSError) as exc:
+        plan: RestorePlanFile | ServerRestorePlan = _load_any_plan(args.plan)
+    except (PlanError, OSError, ValueError) as exc:
         print(f"pgflex restore: {exc}", file=sys.stderr)
         return 2
     if args.journal_dir is None:
@@ -256,16 +286,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         args.journal_dir = journal_dir()
     store = JournalStore(args.journal_dir)
-    job_id = args.job_id or f"restore-{plan_digest(plan)}"
+    digest = server_plan_digest(plan) if isinstance(plan, ServerRestorePlan) else plan_digest(plan)
+    job_id = args.job_id or f"restore-{digest}"
     journal = store.open_or_create(job_id=job_id, kind="restore", title=f"restore {args.plan}")
     token = CancelToken()
     stop_on_signal = on_termination(lambda _signum: token.cancel())
     stop_on_signal.__enter__()  # SIGINT, SIGTERM, SIGHUP: cancel, flush the journal, stop children
     ctx = JobContext(token=token, journal=journal, report=None if args.quiet else _print_progress)
     code = 0
-    engine = None
+    engine: RestoreEngine | ServerRestoreEngine | None = None
     try:
-        engine = build_engine(plan, sandbox=args.sandbox)
+        engine = (
+            build_server_engine(plan, sandbox=args.sandbox)
+            if isinstance(plan, ServerRestorePlan)
+            else build_engine(plan, sandbox=args.sandbox)
+        )
         result = engine.run(ctx)
         outcome = result.outcome  # the one source for the exit code, journal and report
         code = outcome.exit_code

@@ -310,3 +310,43 @@ def test_protect_back_up_and_restore_as_server(world: World, raw: Any, box: Sand
     assert dp.psql(key, "SELECT count(*) FROM t;", db="v2data").strip() == "1234"  # type: ignore[attr-defined]
     # The target is no longer empty: a second restore is refused.
     assert validate(world.target)["error"]["code"] == "UserErrorRestoreTargetServerNotEmpty"
+
+
+def test_a_v2_point_is_refused_as_files_at_any_api_version(
+    world: World, raw: Any, box: Sandbox
+) -> None:
+    policy = f"{world.vault}/backupPolicies/daily"
+    assert raw("PUT", policy, policy_body()).status_code == 200
+    box.world.add_role_assignment(world.v16, world.principal, roles.LTR_BACKUP)
+    bi = f"{world.vault}/backupInstances/pg-v2-v16-bi"
+    done = finish(raw, raw("PUT", bi, {"properties": bi_props(world.v16, policy)}))
+    assert done["status"] == "Succeeded", done
+    add_daily_points(box.service, bi, 1)
+    rp = raw("GET", f"{bi}/recoveryPoints").json()["value"][0]["name"]
+    files = {
+        "objectType": "AzureBackupRecoveryPointBasedRestoreRequest",
+        "recoveryPointId": rp,
+        "sourceDataStoreType": "VaultStore",
+        "restoreTargetInfo": {
+            "objectType": "RestoreFilesTargetInfo",
+            "recoveryOption": "FailIfExists",
+            "restoreLocation": "westeurope",
+            "targetDetails": {
+                "objectType": "TargetDetails",
+                "filePrefix": "x",
+                "restoreTargetLocationType": "AzureBlobs",
+                "url": "https://st.blob.core.windows.net/restores",
+            },
+        },
+    }
+    for api in (V2, "2026-06-01"):
+        for path, body in (
+            (f"{bi}/restore", files),
+            (
+                f"{bi}/validateRestore",
+                {"objectType": "ValidateRestoreRequestObject", "restoreRequestObject": files},
+            ),
+        ):
+            answer = raw("POST", path, body, api=api)
+            assert answer.status_code == 400, (path, api, answer.text())
+            assert answer.json()["error"]["code"] == "UserErrorRestoreTargetNotSupported"

@@ -564,8 +564,24 @@ def register(arm: ArmService) -> None:
     def is_server_restore(request: Json) -> bool:
         return (request.get("restoreTargetInfo") or {}).get("objectType") == "RestoreTargetInfo"
 
+    def refuse_files_of_a_v2_point(m: re.Match[str], request: Json) -> None:
+        """A v2 (physical) point restores only as a server (doc §1.6), at any api-version."""
+        if is_server_restore(request):
+            return
+        rp = state.get(
+            f"{vault_id(m)}/backupInstances/{m['bi']}/recoveryPoints/"
+            f"{request.get('recoveryPointId', '')}"
+        )
+        if rp is not None and rp.get("_sandbox", {}).get("v2"):
+            raise _bad(
+                "UserErrorRestoreTargetNotSupported",
+                "This recovery point is a vaulted backup v2 (physical) backup: it can be "
+                "restored only as a server (RestoreTargetInfo), not as files.",
+            )
+
     def validate_restore(req: Request, m: re.Match[str]) -> Response:
         request = req.json().get("restoreRequestObject") or {}
+        refuse_files_of_a_v2_point(m, request)
         if not _at_v2(req) or not is_server_restore(request):
             return fall_through(req)
         vault = load(vault_id(m))
@@ -579,6 +595,7 @@ def register(arm: ArmService) -> None:
 
     def trigger_restore(req: Request, m: re.Match[str]) -> Response:
         request = req.json()
+        refuse_files_of_a_v2_point(m, request)
         if not _at_v2(req) or not is_server_restore(request):
             return fall_through(req)
         vault = load(vault_id(m))
@@ -616,6 +633,10 @@ def register(arm: ArmService) -> None:
                         if source is not None:
                             login = source["properties"].get("administratorLogin")
                             target["properties"]["administratorLogin"] = login
+                            if not target["_sandbox"].get("real"):  # metadata only
+                                for key in ("databases", "dbnames"):
+                                    if key in source["_sandbox"]:
+                                        target["_sandbox"][key] = list(source["_sandbox"][key])
                         state.save()
 
             job = start_job(vault, bi, "Restore", "Restore", run)

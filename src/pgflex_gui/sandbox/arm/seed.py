@@ -174,6 +174,42 @@ def _protect_world(world: World, *, real_source: bool, points: int, extra: bool)
     bicmk = world.add_backup_instance(vneu, IDS.server_id("pg-cmk-neu", rg="rg-pg-neu"), pneu)
     for week in range(points):
         world.add_recovery_point(bicmk, now - timedelta(weeks=week, hours=5))
+    _v2_world(world, lrs, now, points)
+
+
+V2_MARKER = {
+    "backupDatasourceParametersList": [
+        {
+            "objectType": "PostgreSqlFlexibleServerBackupDatasourceParameters",
+            "backupSolutionType": "PhysicalBackup",
+        }
+    ]
+}
+
+
+def _v2_world(world: World, vault: str, now: datetime, points: int) -> None:
+    """A vaulted backup v2 instance (metadata only) beside the v1 ones, and an empty target.
+
+    Its points carry no v1/v2 marker, as in Azure (none is documented), so the app shows them
+    as "unknown" and restores them only as a server.
+    """
+    s = IDS.SUB
+    ledger = world.add_server(
+        s, IDS.RG_PG, "pg-ledger-weu", location="westeurope", version="16", databases=["ledger"]
+    )
+    world.add_server(s, IDS.RG_PG, "pg-ledger-restore-weu", location="westeurope", version="16")
+    policy = world.add_policy(vault, "weekly-v2-sat", weekday="Saturday", hour=1)
+    bi = world.add_backup_instance(vault, ledger, policy, name="pg-ledger-weu-bi")
+    stored = world.state.get(bi)
+    assert stored is not None
+    stored["properties"]["policyInfo"]["policyParameters"] = V2_MARKER
+    world.state.put(stored)
+    for week in range(points):
+        rp = world.add_recovery_point(bi, now - timedelta(weeks=week, hours=3))
+        point = world.state.get(f"{bi}/recoveryPoints/{rp}")
+        assert point is not None
+        point["_sandbox"].update(v2=True, metadata_only=True, server=ledger)
+        world.state.put(point)
 
 
 def seed(world: World, name: str) -> None:

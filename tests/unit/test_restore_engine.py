@@ -189,6 +189,9 @@ class FakePg:
         entries += [TocEntry(9, "TABLE", "public", "t", "o"), TocEntry(10, "TABLE DATA", "public", "t", "o")]  # fmt: skip
         return Toc(tuple(entries))
 
+    def plain_extensions(self, path: Path) -> tuple[str, ...]:
+        return ()
+
     def server_major(self, target: PgTarget) -> int:
         return 16
 

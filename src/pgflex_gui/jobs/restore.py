@@ -238,6 +238,9 @@ class PgRunner(Protocol):
 
     def toc(self, path: Path) -> Toc: ...
 
+    def plain_extensions(self, path: Path) -> tuple[str, ...]:
+        """The extensions a plain-SQL dump creates (it has no TOC)."""
+
     def server_major(self, target: PgTarget) -> int: ...
 
     def database_exists(self, target: PgTarget, name: str) -> bool: ...
@@ -1030,10 +1033,10 @@ class RestoreEngine:
             + "; ".join(f"{c.name} = {c.original or '(default)'}" for c in changes)
         )
 
-    def _ensure_extensions(self, name: str, toc: Toc) -> None:
-        """Allow-list the archive's extensions (and preload libraries) before its restore."""
+    def _ensure_extensions(self, name: str, extensions: Iterable[str]) -> None:
+        """Allow-list the dump's extensions (and preload libraries) before its restore."""
         t = self.plan.target
-        wanted = sorted(set(toc.extensions) - BUILTIN_EXTENSIONS)
+        wanted = sorted(set(extensions) - BUILTIN_EXTENSIONS)
         if not wanted:
             return
         if self.arm is None or not t.server_id:
@@ -1259,7 +1262,9 @@ class RestoreEngine:
                     "Restore into a server of the same or a newer major version.",
                 )
         if toc is not None:
-            self._ensure_extensions(name, toc)
+            self._ensure_extensions(name, toc.extensions)
+        elif info.kind is DumpKind.PLAIN_SQL:  # no TOC: its CREATE EXTENSION lines
+            self._ensure_extensions(name, self.pg.plain_extensions(path))
         # Refuse data the app did not create; redo only what it created itself.
         exists = self.pg.database_exists(tgt, name)
         created = bool(saved.get("created_by_app"))

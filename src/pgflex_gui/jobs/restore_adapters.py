@@ -66,6 +66,9 @@ class LocalPgRunner:
     def toc(self, path: Path) -> dumps.Toc:
         return dumps.table_of_contents(path, self._pg_restore_for(path))
 
+    def plain_extensions(self, path: Path) -> tuple[str, ...]:
+        return dumps.plain_sql_extensions(path)
+
     def server_major(self, target: PgTarget) -> int:
         return psql.server_major(self._tool(ToolKind.PSQL), target.conn, password=target.password)
 

@@ -31,6 +31,7 @@ __all__ = [
     "min_restore_major",
     "parse_archive_header",
     "parse_toc_listing",
+    "plain_sql_extensions",
     "preload_libraries_for",
     "read_archive_header",
     "table_of_contents",
@@ -495,6 +496,30 @@ _PRELOAD = {
 }
 # Present on every server; never need allow-listing.
 BUILTIN_EXTENSIONS = frozenset({"plpgsql"})
+
+
+_CREATE_EXTENSION = re.compile(
+    r'^\s*CREATE\s+EXTENSION\s+(?:IF\s+NOT\s+EXISTS\s+)?("(?:[^"]|"")+"|[A-Za-z0-9_$-]+)',
+    re.IGNORECASE,
+)
+
+
+def plain_sql_extensions(path: Path) -> tuple[str, ...]:
+    """The extensions a plain-SQL dump creates (``CREATE EXTENSION`` lines), sorted.
+
+    pg_dump writes them in the pre-data section, so the scan stops at the first ``COPY`` (the
+    data): a schema-sized read, never the whole dump.
+    """
+    found: set[str] = set()
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if line.startswith("COPY "):
+                break
+            m = _CREATE_EXTENSION.match(line)
+            if m:
+                name = m.group(1)
+                found.add(name[1:-1].replace('""', '"') if name.startswith('"') else name.lower())
+    return tuple(sorted(found))
 
 
 def preload_libraries_for(extensions: Iterable[str]) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from pgflex_gui.postgres.dumps import (
     min_restore_major,
     parse_archive_header,
     parse_toc_listing,
+    plain_sql_extensions,
     preload_libraries_for,
 )
 
@@ -180,3 +181,18 @@ def test_preload_libraries() -> None:
         "pg_stat_statements",
     )
     assert preload_libraries_for(["plpgsql", "postgis"]) == ()
+
+
+def test_plain_sql_extensions_are_read_from_the_pre_data(tmp_path: Path) -> None:
+    dump = tmp_path / "sales.sql"
+    dump.write_text(
+        "SET statement_timeout = 0;\n"
+        "CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA public;\n"
+        "COMMENT ON EXTENSION pgcrypto IS 'cryptographic functions';\n"
+        'create extension "uuid-ossp";\n'
+        "CREATE EXTENSION HSTORE;\n"
+        "COPY public.orders (id) FROM stdin;\n"
+        "CREATE EXTENSION postgis;\n"  # inside the data: never read
+        "\\.\n"
+    )
+    assert plain_sql_extensions(dump) == ("hstore", "pgcrypto", "uuid-ossp")

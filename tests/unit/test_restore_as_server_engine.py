@@ -175,3 +175,12 @@ def test_a_rerun_after_a_crash_mid_trigger_resumes_its_operation(tmp_path: Path)
     journal.checkpoint("azure", {"continuation_token": "token-1"})  # killed before the job id
     assert engine.run(ctx).ok
     assert arm.calls == ["trigger:token-1", "job:job-1", "job:job-1"]  # no second validate
+
+
+def test_a_target_broken_otherwise_gets_no_role_grant(tmp_path: Path) -> None:
+    arm = FakeArm()
+    arm.databases[str(TARGET.id)].append(("mine", "dba"))  # not empty
+    engine, _journal, ctx = _run(arm, _plan(grant=True), tmp_path)
+    with pytest.raises(AppError, match="not empty"):
+        engine.run(ctx)
+    assert arm.calls == []  # no grant, no validate, no trigger

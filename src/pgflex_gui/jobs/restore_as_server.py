@@ -174,7 +174,10 @@ class ServerRestoreEngine:
             return vault, source
         checks = self._checks(facts, vault)
         role = next((c for c in checks if c.key == "role"), None)
-        if role is not None and role.status is CheckStatus.FAIL and plan.grant_role:
+        others_block = any(c.blocks for c in checks if c.key != "role")
+        # The role is granted only when it is all that stands in the way: a target refused
+        # for another rule gets no write at all.
+        if role is not None and role.blocks and plan.grant_role and not others_block:
             target = arm.get_server(plan.target_id)
             assert target is not None  # the role check runs only on an existing target
             requirement = target_role_requirement(target, vault)

@@ -8,47 +8,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.core.rest import HttpRequest
-from azure.mgmt.dataprotection import DataProtectionMgmtClient
 
 from pgflex_gui.sandbox.runtime import Sandbox
-from tests.e2e.test_sandbox_dp_v2 import V2, World, bi_props, finish, policy_body
-from tests.sandbox_fixtures import client_factory, reachable_by_server_user, sandbox_credential
+from tests.e2e.v2_world import World, bi_props, finish, policy_body
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    sb = Sandbox.start(
-        reachable_by_server_user(Path(tmp_path_factory.mktemp("v2cli"))),
-        seed="empty",
-        retry_after=0,
-        ephemeral=True,
-    )
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture(scope="module")
-def world(box: Sandbox) -> World:
-    return World(box)
-
-
-@pytest.fixture(scope="module")
-def raw(box: Sandbox) -> Any:
-    client = client_factory(box, sandbox_credential(box))(DataProtectionMgmtClient)
-
-    def call(method: str, path: str, body: Any = None, *, api: str = V2) -> Any:
-        url = path if "?" in path else f"{path}?api-version={api}"
-        return client.send_request(HttpRequest(method, url, json=body))
-
-    return call
 
 
 @pytest.fixture(scope="module")

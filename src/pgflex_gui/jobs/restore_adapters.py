@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.domain.ids import ResourceId
+from pgflex_gui.domain.models import BackupJob
 from pgflex_gui.domain.regions import paired_region
 from pgflex_gui.jobs.restore import ArmJob, FileInfo, PgTarget
 from pgflex_gui.jobs.restore_plan_file import RestorePlanFile, SourceSpec, TargetSpec
@@ -32,7 +33,7 @@ from pgflex_gui.postgres.tools import PgTool, ToolKind, best_client, discover
 if TYPE_CHECKING:  # the management SDKs cost ~40 MB of RSS: incident mode never loads them
     from pgflex_gui.azure.clients import ClientFactory, Lro
 
-__all__ = ["LocalPgRunner", "SdkRestoreArm"]
+__all__ = ["LocalPgRunner", "SdkRestoreArm", "arm_job_of", "wait_lro"]
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +255,7 @@ class SdkRestoreArm:
             )
         else:
             lro = self.restores.begin_validate_restore(bi, request)
-        _wait(lro, check)
+        wait_lro(lro, check)
         lro.result()  # raises the validation's verdict
 
     def trigger_restore(
@@ -280,7 +281,7 @@ class SdkRestoreArm:
             lro = self.restores.begin_trigger_restore(bi, request, continuation_token=resume)
         if not resume:
             on_token(lro.continuation_token())
-        _wait(lro, check)
+        wait_lro(lro, check)
         job_id = lro.result()
         if not job_id:
             raise AppError(
@@ -303,8 +304,7 @@ class SdkRestoreArm:
             from pgflex_gui.azure.restore import job_arm_id
 
             job = self.restores.get_job(job_arm_id(vault_id, job_id))
-        error = "; ".join(f"{code}: {msg}".strip(": ") for code, msg in job.error_codes)
-        return ArmJob(job.status, job.data_transferred_bytes, error)
+        return arm_job_of(job)
 
     # -- the target server -----------------------------------------------------------------
 
@@ -335,7 +335,7 @@ class SdkRestoreArm:
         else:
             lro = self.servers.begin_create(target.server_id, spec, password)
             on_token(lro.continuation_token())
-        _wait(lro, check)
+        wait_lro(lro, check)
 
     def server_endpoint(self, target: TargetSpec) -> tuple[str, int, str]:
         ep = self.servers.endpoint(target.server_id)
@@ -344,7 +344,7 @@ class SdkRestoreArm:
     def ensure_firewall_rule(
         self, target: TargetSpec, name: str, ip: str, *, check: Callable[[], None]
     ) -> None:
-        _wait(self.servers.begin_firewall_rule(target.server_id, name, ip), check)
+        wait_lro(self.servers.begin_firewall_rule(target.server_id, name, ip), check)
 
     def get_parameter(self, target: TargetSpec, name: str) -> str:
         return self.servers.get_parameter(target.server_id, name)
@@ -352,17 +352,23 @@ class SdkRestoreArm:
     def set_parameter(
         self, target: TargetSpec, name: str, value: str, *, check: Callable[[], None]
     ) -> None:
-        _wait(self.servers.begin_set_parameter(target.server_id, name, value), check)
+        wait_lro(self.servers.begin_set_parameter(target.server_id, name, value), check)
 
     def restart_server(self, target: TargetSpec, *, check: Callable[[], None]) -> None:
-        _wait(self.servers.begin_restart(target.server_id), check)
+        wait_lro(self.servers.begin_restart(target.server_id), check)
 
     def delete_server(self, target: TargetSpec, *, check: Callable[[], None]) -> None:
         if self.servers.exists(target.server_id):
-            _wait(self.servers.begin_delete(target.server_id), check)
+            wait_lro(self.servers.begin_delete(target.server_id), check)
 
 
-def _wait(lro: Lro[Any], check: Callable[[], None]) -> None:
+def wait_lro(lro: Lro[Any], check: Callable[[], None]) -> None:
     """Wait for an Lro in 1 s steps, checking for cancellation between polls."""
     while not lro.wait(timeout=1):
         check()
+
+
+def arm_job_of(job: BackupJob) -> ArmJob:
+    """The engine's view of a ``domain.models.BackupJob``: status, bytes, error codes in words."""
+    error = "; ".join(f"{code}: {msg}".strip(": ") for code, msg in job.error_codes)
+    return ArmJob(job.status, job.data_transferred_bytes, error)

@@ -48,6 +48,7 @@ from pgflex_gui.domain.restore_outcome import Stage, StageError
 from pgflex_gui.domain.server_restore_plan import ServerRestorePlan
 from pgflex_gui.jobs.job import JobContext, Progress
 from pgflex_gui.jobs.restore import ArmJob, DbResult, RestoreResult, StageTime
+from pgflex_gui.jobs.restore_adapters import arm_job_of, wait_lro
 
 __all__ = ["SdkServerRestoreArm", "ServerRestoreArm", "ServerRestoreEngine", "plan_digest"]
 
@@ -385,7 +386,7 @@ class SdkServerRestoreArm:
         self, instance_id: ResourceId, request: Mapping[str, Any], *, check: Callable[[], None]
     ) -> None:
         lro = self.v2.begin_validate_restore(instance_id, request)
-        _wait(lro, check)
+        wait_lro(lro, check)
         lro.result()
 
     def trigger(
@@ -400,7 +401,7 @@ class SdkServerRestoreArm:
         lro = self.v2.begin_restore_as_server(instance_id, request, continuation_token=resume)
         if not resume:
             on_token(lro.continuation_token())
-        _wait(lro, check)
+        wait_lro(lro, check)
         job_id = str(lro.result() or "")
         if not job_id:
             raise AppError(
@@ -413,11 +414,4 @@ class SdkServerRestoreArm:
     def get_job(self, vault_id: ResourceId, job_id: str) -> ArmJob:
         from pgflex_gui.azure.restore import job_arm_id
 
-        job = self.restores.get_job(job_arm_id(vault_id, job_id))
-        error = "; ".join(f"{code}: {msg}".strip(": ") for code, msg in job.error_codes)
-        return ArmJob(job.status, job.data_transferred_bytes, error)
-
-
-def _wait(lro: Any, check: Callable[[], None]) -> None:
-    while not lro.wait(timeout=1):
-        check()
+        return arm_job_of(self.restores.get_job(job_arm_id(vault_id, job_id)))

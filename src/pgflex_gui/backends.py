@@ -206,7 +206,7 @@ def cleanup_job(
 
     def run(ctx: JobContext) -> Any:
         from pgflex_gui.jobs.cleanup import CleanupJob
-        from pgflex_gui.restore_cli import build_engine_for
+        from pgflex_gui.jobs.restore_wiring import build_engine_for
 
         engine = build_engine_for(
             plan,
@@ -227,16 +227,26 @@ def cleanup_job(
 
 
 def restore_job(comp: Composition, factory: Any, credential: Any, plan: Any) -> Any:
-    """A restore as a runner job: plan saved beside its journal, report written at the end."""
+    """A restore as a runner job: plan saved beside its journal, report written at the end.
+
+    ``plan`` is a restore-as-files plan (``RestorePlanFile``) or a restore-as-server one
+    (``ServerRestorePlan``, vaulted backup v2); both run on the restore lane, journal the
+    same way and end in the same result view and report.
+    """
+    from pgflex_gui.domain.server_restore_plan import ServerRestorePlan
     from pgflex_gui.jobs.job import FunctionJob, JobContext
+    from pgflex_gui.jobs.restore_wiring import plan_target_id, plan_target_name
+
+    as_server = isinstance(plan, ServerRestorePlan)
+    title = f"Restore {'as server ' if as_server else ''}into {plan_target_name(plan)}"
 
     def run(ctx: JobContext) -> Any:
         # Imported here, on the restore lane: importing the engine on the GUI thread (when
         # Restore is pressed) stalled the event loop (benchmarks/ui_stall.py found it).
         from pgflex_gui.jobs.report import write_report
-        from pgflex_gui.jobs.restore import run_restore
+        from pgflex_gui.jobs.restore import RunsRestore, run_restore
         from pgflex_gui.jobs.restore_plan_file import save_plan
-        from pgflex_gui.restore_cli import build_engine_for
+        from pgflex_gui.jobs.restore_wiring import build_engine_for, build_server_engine_for
 
         journal = ctx.journal
         path = getattr(journal, "path", None)
@@ -245,42 +255,44 @@ def restore_job(comp: Composition, factory: Any, credential: Any, plan: Any) -> 
             plan_path = folder / f"{journal.job_id}.plan.json"
             save_plan(plan, plan_path)
             journal.checkpoint(PLAN_FILE_KEY, str(plan_path))
-        engine = build_engine_for(
-            plan,
-            factory=factory,
-            credential=credential,
-            secrets=comp.keystore.get() if comp.keystore is not None else None,
-            audit=comp.audit,
-            pg_tool_paths=comp.pg_tool_paths(),
-        )
+        engine: RunsRestore
+        if as_server:
+            engine = build_server_engine_for(plan, factory=factory, audit=comp.audit)
+        else:
+            engine = build_engine_for(
+                plan,
+                factory=factory,
+                credential=credential,
+                secrets=comp.keystore.get() if comp.keystore is not None else None,
+                audit=comp.audit,
+                pg_tool_paths=comp.pg_tool_paths(),
+            )
         report: Mapping[str, Path] = {}
         try:
             result = run_restore(engine, ctx)  # raises RestoreFailed unless it succeeded
         finally:
             if folder is not None:
                 report = write_report(
-                    engine.result,
-                    folder / f"{journal.job_id}-report",
-                    title=f"Restore into {plan.target.server_name}",
+                    engine.result, folder / f"{journal.job_id}-report", title=title
                 )
                 log.info("Restore report: %s", report["html"])
         return result.summary(report)  # what the result view shows
 
-    return FunctionJob(
-        run,
-        title=f"Restore into {plan.target.server_name}",
-        kind="restore",
-        touches=[plan.target.server_id] if plan.target.server_id else [],
-    )
+    target_id = plan_target_id(plan)
+    return FunctionJob(run, title=title, kind="restore", touches=[target_id] if target_id else [])
 
 
 def resume_interrupted_restores(comp: Composition, start: Callable[..., str]) -> None:
-    """Pick up restores the app was running when it quit or crashed (issue: journal at once)."""
+    """Pick up restores the app was running when it quit or crashed (issue: journal at once).
+
+    Both kinds: a restore as files resumes from its checkpoints, a restore as server follows
+    the Azure job its journal names (it is never triggered twice).
+    """
     store = comp.journals
     if store is None or comp.runner is None or comp.resumed_restores:
         return
     comp.resumed_restores = True
-    from pgflex_gui.jobs.restore_plan_file import load_plan
+    from pgflex_gui.jobs.restore_wiring import load_any_plan
 
     for entry in store.list_unfinished():
         if entry.kind != "restore":
@@ -289,7 +301,7 @@ def resume_interrupted_restores(comp: Composition, start: Callable[..., str]) ->
         if not plan_file:
             continue
         try:
-            plan = load_plan(plan_file)
+            plan = load_any_plan(plan_file)
         except (OSError, ValueError) as exc:
             log.warning("Interrupted restore %s cannot resume: %s", entry.job_id, exc)
             continue

@@ -25,21 +25,25 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pgflex_gui.domain.errors import AppError, Cancelled, Fault
-from pgflex_gui.domain.server_restore_plan import ServerRestorePlan, is_server_restore_plan
+from pgflex_gui.domain.errors import AppError, Cancelled
+from pgflex_gui.domain.server_restore_plan import ServerRestorePlan
 from pgflex_gui.jobs.job import CancelToken, JobContext, Progress
 from pgflex_gui.jobs.journal import JournalState, JournalStore
 from pgflex_gui.jobs.report import write_report
-from pgflex_gui.jobs.restore import LocalFolder, RestoreEngine, RestoreResult, plan_digest
-from pgflex_gui.jobs.restore_adapters import LocalPgRunner, SdkRestoreArm
-from pgflex_gui.jobs.restore_as_server import SdkServerRestoreArm, ServerRestoreEngine
+from pgflex_gui.jobs.restore import RestoreEngine, RestoreResult, plan_digest
+from pgflex_gui.jobs.restore_as_server import ServerRestoreEngine
 from pgflex_gui.jobs.restore_as_server import plan_digest as server_plan_digest
-from pgflex_gui.jobs.restore_plan_file import PlanError, RestorePlanFile, load_plan
-from pgflex_gui.postgres.tools import discover
+from pgflex_gui.jobs.restore_plan_file import PlanError, RestorePlanFile
+from pgflex_gui.jobs.restore_wiring import (
+    AnyPlan,
+    build_engine_for,
+    build_server_engine_for,
+    load_any_plan,
+)
 from pgflex_gui.termination import on_termination
 
 __all__ = ["build_engine", "build_engine_for", "build_parser", "build_server_engine", "main"]
@@ -125,93 +129,6 @@ def _azure_factory() -> tuple[Any, Any, str | bool]:
     return ClientFactory(cloud, credential), credential, cloud.ca_bundle or True
 
 
-def _downloader(
-    plan: RestorePlanFile, secrets: Any, credential: Any, verify: str | bool, factory: Any = None
-) -> Any:
-    """The container reader for the plan's read method (``azure.blob_access``).
-
-    Built on first use, after the Azure restore job: an account key (``listKeys``, kept in
-    memory) or a fresh read+list SAS is obtained only then, and a failure to get one is a
-    failure at the download stage.
-    """
-    from pgflex_gui.azure.blob_access import (
-        ContainerRef,
-        DeferredDownloader,
-        ReadMethod,
-        read_credential,
-    )
-    from pgflex_gui.azure.blobs import BlobDownloader
-
-    c = plan.container
-    if c.local_dir:
-        return LocalFolder(Path(c.local_dir))
-    method = ReadMethod(c.read_access or ("sas" if c.sas_entry else "entra"))
-
-    def build() -> Any:
-        sas = None
-        if method is ReadMethod.SAS:
-            sas = secrets.get(c.sas_entry) if c.sas_entry else None
-            if not sas:
-                raise AppError(
-                    Fault.USER,
-                    f"The SAS for {c.url} is not in the keyring (entry {c.sas_entry!r}).",
-                    remedy="Paste the SAS again in the restore wizard, or pick another read "
-                    "method.",
-                )
-        read_with = read_credential(
-            method, ContainerRef(c.url, c.arm_id), factory=factory, credential=credential, sas=sas
-        )
-        return BlobDownloader.from_url(c.url, read_with, connection_verify=verify)
-
-    return DeferredDownloader(build)
-
-
-def _audit_into(audit_log: Any) -> Any:
-    """The engine's ``audit(action, target, details)`` onto an ``AuditLog``."""
-    if audit_log is None:
-        return _audit
-
-    def audit(action: str, target: str, details: Any) -> None:
-        audit_log.record(what=action, target=target, result="done", details=dict(details))
-
-    return audit
-
-
-def build_engine_for(
-    plan: RestorePlanFile,
-    *,
-    factory: Any,
-    credential: Any,
-    secrets: Any,
-    audit: Any = None,
-    connection_verify: str | bool | None = None,
-    poll_s: float | None = None,
-    pg_tool_paths: Mapping[str, str] | None = None,
-) -> RestoreEngine:
-    """The engine over the app's one ClientFactory (used by the wizard and this CLI).
-
-    ``credential`` reads the container when the plan names no SAS entry; ``poll_s`` is the
-    backup-job poll interval (default: the factory's LRO polling interval);
-    ``pg_tool_paths`` are the user's pg tool folders per major version (Settings), searched
-    before PATH and the standard places.
-    """
-    verify = connection_verify
-    if verify is None:
-        verify = getattr(getattr(factory, "cloud", None), "ca_bundle", None) or True
-    poll = poll_s if poll_s is not None else getattr(factory, "polling_interval", 1.0)
-    needs_arm = plan.source is not None or bool(plan.target.server_id)
-    arm = SdkRestoreArm(factory) if needs_arm else None
-    return RestoreEngine(
-        plan,
-        arm=arm,
-        downloader=_downloader(plan, secrets, credential, verify, factory),
-        pg=LocalPgRunner(discover(pg_tool_paths or {})),
-        secrets=secrets,
-        audit=_audit_into(audit),
-        poll_s=poll,
-    )
-
-
 def build_engine(plan: RestorePlanFile, *, sandbox: Path | None, secrets: Any = None) -> Any:
     """The engine with real adapters (sandbox or Azure); secrets in the OS keyring."""
     from pgflex_gui.keystore import Keystore
@@ -235,27 +152,7 @@ def build_server_engine(plan: ServerRestorePlan, *, sandbox: Path | None) -> Ser
     from pgflex_gui.logs import AuditLog
 
     factory, _credential, _verify = _sandbox_factory(sandbox) if sandbox else _azure_factory()
-    return ServerRestoreEngine(
-        plan,
-        SdkServerRestoreArm(factory),
-        audit=_audit_into(AuditLog()),
-        poll_s=getattr(factory, "polling_interval", 2.0),
-    )
-
-
-def _load_any_plan(path: Path) -> RestorePlanFile | ServerRestorePlan:
-    """A restore-as-files plan, or a restore-as-server (v2) one (told apart by ``kind``)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise PlanError(f"{path} is not valid JSON: {exc}") from exc
-    if is_server_restore_plan(data):
-        return ServerRestorePlan.from_json(data)
-    return load_plan(path)
-
-
-def _audit(action: str, target: str, details: Any) -> None:
-    logging.getLogger("pgflex_gui.audit").info("%s %s %s", action, target, dict(details))
+    return build_server_engine_for(plan, factory=factory, audit=AuditLog())
 
 
 def _print_progress(p: Progress) -> None:
@@ -277,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        plan: RestorePlanFile | ServerRestorePlan = _load_any_plan(args.plan)
+        plan: AnyPlan = load_any_plan(args.plan)
     except (PlanError, OSError, ValueError) as exc:
         print(f"pgflex restore: {exc}", file=sys.stderr)
         return 2

@@ -39,8 +39,9 @@ from pgflex_gui.jobs.restore_plan_file import (
     TargetSpec,
     save_plan,
 )
+from pgflex_gui.jobs.restore_wiring import build_engine_for
 from pgflex_gui.keystore import Keystore
-from pgflex_gui.restore_cli import _sandbox_factory, build_engine_for, main
+from pgflex_gui.restore_cli import _sandbox_factory, main
 from pgflex_gui.sandbox.arm import roles
 from pgflex_gui.sandbox.arm.seed import IDS
 from pgflex_gui.sandbox.pgdata import SEED_DATABASES

@@ -26,7 +26,8 @@ from pgflex_gui.jobs.job import CancelToken, JobContext
 from pgflex_gui.jobs.journal import JournalStore
 from pgflex_gui.jobs.restore import RestoreResult
 from pgflex_gui.jobs.restore_plan_file import RestorePlanFile, save_plan
-from pgflex_gui.restore_cli import _sandbox_factory, build_engine_for
+from pgflex_gui.jobs.restore_wiring import build_engine_for
+from pgflex_gui.restore_cli import _sandbox_factory
 from pgflex_gui.sandbox.arm.seed import IDS
 from tests.e2e.test_restore_e2e import _keystore, _plan
 

@@ -39,9 +39,10 @@ from pgflex_gui.jobs.journal import JournalStore
 from pgflex_gui.jobs.restore import RestoreResult, generate_password
 from pgflex_gui.jobs.restore_adapters import LocalPgRunner
 from pgflex_gui.jobs.restore_plan_file import ContainerSpec, RestorePlanFile, TargetSpec
+from pgflex_gui.jobs.restore_wiring import build_engine_for
 from pgflex_gui.keystore import Keystore
 from pgflex_gui.postgres.tools import discover
-from pgflex_gui.restore_cli import _sandbox_factory, build_engine_for
+from pgflex_gui.restore_cli import _sandbox_factory
 from pgflex_gui.sandbox.arm.seed import IDS
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.timeout(900)]

@@ -57,8 +57,8 @@ from pgflex_gui.jobs.restore_plan_file import (
     TargetSpec,
     save_plan,
 )
+from pgflex_gui.jobs.restore_wiring import build_engine_for
 from pgflex_gui.keystore import Keystore, sas_key, server_admin_key, sp_key
-from pgflex_gui.restore_cli import build_engine_for
 from pgflex_gui.sandbox.arm.seed import IDS
 from pgflex_gui.settings import Settings, load_settings, save_settings
 

@@ -90,6 +90,7 @@ __all__ = [
     "db_restore_jobs",
     "generate_password",
     "plan_digest",
+    "RunsRestore",
     "run_restore",
 ]
 
@@ -1588,7 +1589,16 @@ class RestoreJob:
         return run_restore(self.engine, ctx)
 
 
-def run_restore(engine: RestoreEngine, ctx: JobContext) -> RestoreResult:
+class RunsRestore(Protocol):
+    """A restore engine as a job runs it: as files (:class:`RestoreEngine`) or as a server."""
+
+    @property
+    def result(self) -> RestoreResult: ...
+
+    def run(self, ctx: JobContext) -> RestoreResult: ...
+
+
+def run_restore(engine: RunsRestore, ctx: JobContext) -> RestoreResult:
     """Run ``engine`` for a job runner: any outcome but success raises ``RestoreFailed``.
 
     The runner then records the job as failed, and the GUI reads the outcome (kind, stage,

@@ -50,7 +50,14 @@ from pgflex_gui.jobs.job import JobContext, Progress
 from pgflex_gui.jobs.restore import ArmJob, DbResult, RestoreResult, StageTime
 from pgflex_gui.jobs.restore_adapters import arm_job_of, wait_lro
 
-__all__ = ["SdkServerRestoreArm", "ServerRestoreArm", "ServerRestoreEngine", "plan_digest"]
+__all__ = [
+    "SdkServerRestoreArm",
+    "ServerRestoreArm",
+    "ServerRestoreEngine",
+    "check_target",
+    "plan_digest",
+    "source_facts",
+]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +97,39 @@ def plan_digest(plan: ServerRestorePlan) -> str:
     """A short, stable id of the plan (its journal belongs to this plan only)."""
     text = json.dumps(plan.to_json(), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def check_target(
+    arm: ServerRestoreArm, target_id: ResourceId, source: SourceFacts, vault: Vault
+) -> list[TargetCheck]:
+    """Every target rule on fresh facts read through ``arm`` (worker thread; AppError).
+
+    The one pre-flight of a restore as server: the engine runs it before anything is sent,
+    the wizard runs it to show each rule with its fix. A fact that can't be read (databases,
+    role assignments) leaves its rule UNKNOWN, never PASS.
+    """
+    target = arm.get_server(target_id)
+    databases: list[tuple[str, str]] | None = None
+    assignments: list[RoleAssignment] | None = None
+    if target is not None:
+        try:
+            databases = arm.list_databases(target_id)
+        except AppError as exc:
+            log.warning("Databases of %s not listed: %s", target_id.name, exc.summary)
+        if vault.principal_id:
+            try:
+                assignments = arm.list_role_assignments(vault.principal_id, str(target_id))
+            except AppError as exc:
+                log.warning("Role assignments not read: %s", exc.summary)
+    return target_checks(source, TargetFacts(target, databases, None, assignments), vault)
+
+
+def source_facts(
+    arm: ServerRestoreArm, source_id: ResourceId
+) -> tuple[FlexServer | None, SourceFacts]:
+    """The source server (None when deleted) and what it tells about the backup."""
+    source = arm.get_server(source_id)
+    return source, (SourceFacts.of(source) if source is not None else SourceFacts(source_id))
 
 
 def _no_audit(action: str, target: str, details: Mapping[str, Any]) -> None:
@@ -161,9 +201,7 @@ class ServerRestoreEngine:
         bar = self._bar("server", "Target pre-flight")
         ctx.report(Progress(0, None, f"Checking {plan.target_name} against the target rules…"))
         vault = arm.get_vault(plan.vault_id)
-        source_id = ResourceId.parse(plan.source_server_id)
-        source = arm.get_server(source_id)
-        facts = SourceFacts.of(source) if source is not None else SourceFacts(source_id)
+        source, facts = source_facts(arm, ResourceId.parse(plan.source_server_id))
         if source is None:
             self._note(
                 "The source server no longer exists: its version, disk size and type could "
@@ -206,23 +244,7 @@ class ServerRestoreEngine:
         return vault, source
 
     def _checks(self, source: SourceFacts, vault: Vault) -> list[TargetCheck]:
-        arm, plan = self.arm, self.plan
-        target = arm.get_server(plan.target_id)
-        databases: list[tuple[str, str]] | None = None
-        assignments: list[RoleAssignment] | None = None
-        if target is not None:
-            try:
-                databases = arm.list_databases(plan.target_id)
-            except AppError as exc:
-                log.warning("Databases of %s not listed: %s", plan.target_name, exc.summary)
-            if vault.principal_id:
-                try:
-                    assignments = arm.list_role_assignments(
-                        vault.principal_id, plan.target_server_id
-                    )
-                except AppError as exc:
-                    log.warning("Role assignments not read: %s", exc.summary)
-        return target_checks(source, TargetFacts(target, databases, None, assignments), vault)
+        return check_target(self.arm, self.plan.target_id, source, vault)
 
     def _azure(self, ctx: JobContext, vault: Vault, source: FlexServer | None) -> None:
         plan, arm, journal = self.plan, self.arm, ctx.journal

@@ -38,6 +38,7 @@ from typing import Any
 
 from pgflex_gui.domain.restore_options import RestoreOptions
 from pgflex_gui.domain.restore_plan import DEFAULT_FILE_PREFIX
+from pgflex_gui.domain.server_restore_plan import ServerRestorePlan
 from pgflex_gui.domain.system_databases import postgres_target_problem
 
 __all__ = [
@@ -254,8 +255,8 @@ def load_plan(path: Path | str) -> RestorePlanFile:
     return RestorePlanFile.from_json(data)
 
 
-def save_plan(plan: RestorePlanFile, path: Path | str) -> None:
-    """Write a plan file atomically (refuses secrets)."""
+def save_plan(plan: RestorePlanFile | ServerRestorePlan, path: Path | str) -> None:
+    """Write a plan file atomically (as files or as a server; neither holds a secret)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(plan.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")

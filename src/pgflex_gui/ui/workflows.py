@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QInputDialog, QWidget
 from pgflex_gui.domain.errors import AppError, Fault
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.models import BackupInstance, FlexServer, PolicyInfo, Vault
+from pgflex_gui.domain.server_restore_plan import ServerRestorePlan
 from pgflex_gui.jobs.manage import (
     ChangePolicyJob,
     Confirmation,
@@ -31,7 +32,8 @@ from pgflex_gui.jobs.manage import (
     delete_confirmation,
     stop_confirmation,
 )
-from pgflex_gui.jobs.restore_plan_file import PlanError, load_plan
+from pgflex_gui.jobs.restore_plan_file import RestorePlanFile
+from pgflex_gui.jobs.restore_wiring import load_any_plan
 from pgflex_gui.ui.dialogs.confirm import confirm, confirm_choice
 from pgflex_gui.ui.panels.jobs import RunnerBridge
 from pgflex_gui.ui.tree.nodes import NodeKind, ResourceNode
@@ -230,10 +232,16 @@ class WorkflowActions:
                 "Start the restore again from the wizard, or run pgflex restore --plan.",
             )
         try:
-            plan = load_plan(plan_file)
-        except (OSError, PlanError) as exc:
+            plan = load_any_plan(plan_file)
+        except (OSError, ValueError) as exc:
             raise AppError(Fault.USER, f"The restore's plan can't be read: {exc}") from exc
-        if read_access:
+        if read_access and isinstance(plan, ServerRestorePlan):
+            raise AppError(
+                Fault.USER,
+                "A restore as server reads no files, so there is no read method to change.",
+                "Resume it instead: it follows the Azure job it started.",
+            )
+        if read_access and isinstance(plan, RestorePlanFile):
             keep_sas = read_access == "sas"
             container = replace(
                 plan.container,

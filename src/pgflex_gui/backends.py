@@ -153,6 +153,7 @@ def build_services(comp: Composition, factory: Any, inventory: Any, credential: 
     from pgflex_gui.azure.restore import RestoreService
     from pgflex_gui.azure.storage import StorageService
     from pgflex_gui.azure.vaulted_v2 import VaultedV2Service
+    from pgflex_gui.jobs.restore_as_server import SdkServerRestoreArm
     from pgflex_gui.ui.workflows import WorkflowServices
 
     audit = comp.audit.record if comp.audit is not None else None
@@ -178,6 +179,7 @@ def build_services(comp: Composition, factory: Any, inventory: Any, credential: 
         start_cleanup=start_cleanup,
         keystore=comp.keystore.get() if comp.keystore is not None else None,
         vaulted_v2=VaultedV2Service(factory, audit),
+        server_restore=SdkServerRestoreArm(factory, audit=audit),
     )
 
 

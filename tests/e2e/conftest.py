@@ -1,5 +1,5 @@
 """Fixtures shared by the e2e modules (module-scoped: each module gets its own)."""
 
-from tests.e2e.v2_world import box, raw, world
+from tests.e2e.v2_world import box, point, raw, world
 
-__all__ = ["box", "raw", "world"]  # the vaulted backup v2 sandbox world
+__all__ = ["box", "point", "raw", "world"]  # the vaulted backup v2 sandbox world

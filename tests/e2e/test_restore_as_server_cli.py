@@ -11,30 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from pgflex_gui.sandbox.runtime import Sandbox
-from tests.e2e.v2_world import World, bi_props, finish, policy_body
+from tests.e2e.v2_world import World
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def point(world: World, raw: Any, box: Sandbox) -> tuple[str, str]:
-    """A protected v2 instance of the source and its one physical recovery point."""
-    policy = f"{world.vault}/backupPolicies/daily"
-    assert raw("PUT", policy, policy_body()).status_code == 200
-    bi = f"{world.vault}/backupInstances/pg-v2-src-bi"
-    assert (
-        finish(raw, raw("PUT", bi, {"properties": bi_props(world.source, policy)}))["status"]
-        == "Succeeded"
-    )
-    rule = {"backupRuleOptions": {"ruleName": "BackupDaily", "triggerOption": {}}}
-    finish(raw, raw("POST", f"{bi}/backup", rule, api="2026-06-01"))
-    box.wait_idle(120)
-    points = raw("GET", f"{bi}/recoveryPoints").json()["value"]
-    assert len(points) == 1
-    return bi, str(points[0]["name"])
 
 
 def _plan(tmp_path: Path, world: World, bi: str, rp: str, target: str) -> Path:

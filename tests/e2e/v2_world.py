@@ -176,3 +176,21 @@ def raw(box: Sandbox) -> Any:
         return client.send_request(HttpRequest(method, url, json=body))
 
     return call
+
+
+@pytest.fixture(scope="module")
+def point(world: World, raw: Any, box: Sandbox) -> tuple[str, str]:
+    """A protected v2 instance of the source and its one physical recovery point."""
+    policy = f"{world.vault}/backupPolicies/daily"
+    assert raw("PUT", policy, policy_body()).status_code == 200
+    bi = f"{world.vault}/backupInstances/pg-v2-src-bi"
+    assert (
+        finish(raw, raw("PUT", bi, {"properties": bi_props(world.source, policy)}))["status"]
+        == "Succeeded"
+    )
+    rule = {"backupRuleOptions": {"ruleName": "BackupDaily", "triggerOption": {}}}
+    finish(raw, raw("POST", f"{bi}/backup", rule, api="2026-06-01"))
+    box.wait_idle(120)
+    points = raw("GET", f"{bi}/recoveryPoints").json()["value"]
+    assert len(points) == 1
+    return bi, str(points[0]["name"])

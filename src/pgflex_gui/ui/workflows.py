@@ -32,6 +32,7 @@ from pgflex_gui.jobs.manage import (
     delete_confirmation,
     stop_confirmation,
 )
+from pgflex_gui.jobs.restore_as_server import ServerRestoreArm
 from pgflex_gui.jobs.restore_plan_file import RestorePlanFile
 from pgflex_gui.jobs.restore_wiring import load_any_plan
 from pgflex_gui.ui.dialogs.confirm import confirm, confirm_choice
@@ -57,6 +58,8 @@ class WorkflowServices:
     # (cancelled restore's job id, chosen Created items) -> the clean-up job's id
     start_cleanup: Callable[[str, Any], str] | None = None
     vaulted_v2: Any = None  # azure.vaulted_v2.VaultedV2Service (policy wizard's v2 protect)
+    # The restore-as-server wizard's pre-flight reads (jobs.restore_as_server.SdkServerRestoreArm)
+    server_restore: ServerRestoreArm | None = None
 
 
 PLAN_FILE_KEY = "plan_file"  # = backends.PLAN_FILE_KEY: a restore's journal names its plan
@@ -324,13 +327,38 @@ class WorkflowActions:
         self._runner.submit(job, "arm-write")
 
     def restore(self, node: ResourceNode | None) -> None:
-        """Open the restore wizard, pre-set to the node's server or backup instance."""
+        """Open the restore wizard for the node's server, backup instance or recovery point.
+
+        A vaulted backup v2 instance restores as a server: it opens the restore-as-server
+        wizard (unless the chosen point is known to be v1); everything else, and a v1 point,
+        the restore-as-files wizard.
+        """
+        from pgflex_gui.domain.backup_kind import point_kind
+        from pgflex_gui.ui.wizards.restore.wizard import source_from_node
+
+        services = self._require()
+        source = source_from_node(node)
+        instance = source.instance
+        if instance is not None and services.server_restore is not None:
+            point = source.recovery_point
+            as_files = point is not None and (
+                point_kind(instance.backup_kind, point.kind_evidence or None) == "v1"
+            )
+            # A v2 instance's points rarely say their kind (UNCONFIRMED): the server wizard
+            # lists them as unknown and Azure's validation decides; a v1 point goes to files.
+            if instance.backup_kind == "v2" and not as_files:
+                self.restore_as_server(source)
+                return
+        self.restore_as_files(source)
+
+    def restore_as_files(self, source: Any) -> None:
+        """The restore-as-files wizard, pre-set to ``source`` (a node or a RestoreSource)."""
         from pgflex_gui.ui.wizards.restore.wizard import open_restore_wizard
 
         services = self._require()
         wizard = open_restore_wizard(
             self._parent(),
-            source=node,
+            source=source,
             inventory=services.inventory,
             storage=services.storage,
             start_restore=services.start_restore,
@@ -338,6 +366,34 @@ class WorkflowActions:
             secondary_points=services.restore.list_secondary_recovery_points,
             roles=services.protection,
             keystore=services.keystore,
+            restore_as_server=(
+                self.restore_as_server if services.server_restore is not None else None
+            ),
+        )
+        self._keep(wizard)
+
+    def restore_as_server(self, source: Any) -> None:
+        """The restore-as-server wizard (v2), pre-set to ``source`` (a node or RestoreSource)."""
+        from pgflex_gui.ui.wizards.restore.wizard import source_from_node
+        from pgflex_gui.ui.wizards.restore_server.wizard import (
+            ServerRestoreServices,
+            open_server_restore_wizard,
+        )
+
+        services = self._require()
+        if services.server_restore is None:
+            raise AppError(Fault.USER, "Restoring as a server is not available in this session.")
+        picked = source_from_node(source)
+        wizard = open_server_restore_wizard(
+            self._parent(),
+            vault=picked.vault,
+            instance=picked.instance,
+            source=picked.server,
+            recovery_point=picked.recovery_point,
+            services=ServerRestoreServices(
+                inventory=services.inventory, arm=services.server_restore, tasks=self._tasks
+            ),
+            start_restore=services.start_restore,
         )
         self._keep(wizard)
 

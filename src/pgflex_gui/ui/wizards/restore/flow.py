@@ -1109,9 +1109,8 @@ def _kind_issues(kind: BackupKind) -> list[Issue]:
                 "only as a server, never as files, so this wizard can't restore it.",
                 "Restore it as a server onto an empty flexible server you created (same "
                 "PostgreSQL version, disk size and type, in the vault's region, no high "
-                "availability): run pgflex restore --plan with a restore-as-server plan (see "
-                "the README), or restore it from the vault in the Azure portal. Or pick a v1 "
-                "(logical) point.",
+                "availability): press Restore as a server…, or run pgflex restore --plan with "
+                "a restore-as-server plan (see the README). Or pick a v1 (logical) point.",
             )
         ]
     if kind == "unknown":

@@ -7,6 +7,7 @@ refreshes the widgets. No slot calls Azure, keyring or the file system directly.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -99,6 +100,8 @@ class RestoreServices:
     roles: Any = None
     keystore: Any = None
     free_space: Callable[[str], int] | None = None
+    # Opens the restore-as-server wizard for a v2 point (RestoreSource); None: not offered
+    restore_as_server: Callable[[Any], None] | None = None
 
 
 def _free_bytes(path: str) -> int:
@@ -192,6 +195,11 @@ class SourcePage(_FlowPage):
         self.points.setObjectName("points")
         self.calendar = RecoveryPointCalendar()
         self.points_state = QLabel("Loading recovery points…")
+        self.as_server = QPushButton("Restore as a server…")
+        self.as_server.setObjectName("asServer")
+        self.as_server.setToolTip("A v2 (physical) point restores onto an empty flexible server.")
+        self.as_server.setVisible(False)
+        self.as_server.clicked.connect(self._on_as_server_clicked)
 
         self.incident = QCheckBox("I already have the files (skip Azure Backup)")
         self.incident.setObjectName("incident")
@@ -231,6 +239,7 @@ class SourcePage(_FlowPage):
         layout.addWidget(self.incident)
         layout.addWidget(self.incident_box)
         layout.addWidget(self.issue_list)
+        layout.addWidget(self.as_server, 0, Qt.AlignmentFlag.AlignLeft)
 
         self.secondary.toggled.connect(self._on_secondary_toggled)
         self.points.currentItemChanged.connect(self._on_points_current_changed)
@@ -313,6 +322,25 @@ class SourcePage(_FlowPage):
         self.points.setVisible(has_backup)
         self.calendar.setVisible(has_backup)
         self.secondary.setVisible(has_backup and flow.cross_region_offered)
+        point = d.recovery_point
+        self.as_server.setVisible(
+            self.services.restore_as_server is not None
+            and point is not None
+            and not in_incident
+            and flow.point_kind(point) != "v1"  # v2, or unknown on a v2/migrated instance
+        )
+
+    def _on_as_server_clicked(self) -> None:
+        """Hand the v2 point to the restore-as-server wizard; this one closes."""
+        opener = self.services.restore_as_server
+        point = self.flow.draft.recovery_point
+        if opener is None or point is None:
+            return
+        src = self.flow.source
+        opener(dataclasses.replace(src, recovery_point=point))
+        wizard = self.wizard()
+        if wizard is not None:
+            wizard.reject()
 
     def _on_secondary_toggled(self, on: bool) -> None:
         if self._refreshing:

@@ -218,12 +218,14 @@ def open_restore_wizard(
     keystore: Any = None,
     free_space: Callable[[str], int] | None = None,
     download_dir: str | None = None,
+    restore_as_server: Callable[[RestoreSource], None] | None = None,
 ) -> RestoreWizard:
     """Build and show (non-modal) the restore wizard; returns it.
 
     ``source`` is a :class:`RestoreSource` or a tree node (server or backup instance).
     ``start_restore(plan) -> job id`` queues the restore job (e.g. on the JobRunner).
     ``download_dir`` starts the download folder; None: the one Settings has (or its default).
+    ``restore_as_server(source)`` opens the restore-as-server wizard for a v2 point.
     """
     flow = RestoreFlow(source_from_node(source))
     if download_dir is None:
@@ -238,6 +240,7 @@ def open_restore_wizard(
         roles=roles,
         keystore=keystore,
         free_space=free_space,
+        restore_as_server=restore_as_server,
     )
     wizard = RestoreWizard(flow, services, start_restore, parent)
     wizard.setModal(False)

@@ -1,0 +1,1 @@
+"""The restore-as-server wizard (vaulted backup v2)."""

@@ -19,14 +19,14 @@ from PySide6.QtWidgets import QWizard
 
 from pgflex_gui.azure.clients import ClientFactory
 from pgflex_gui.azure.inventory import AzureInventory
+from pgflex_gui.backends import restore_job, resume_interrupted_restores
+from pgflex_gui.composition import Composition
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.models import BackupInstance, Vault
 from pgflex_gui.domain.server_restore_plan import ServerRestorePlan
 from pgflex_gui.jobs.job import CancelToken, JobContext
 from pgflex_gui.jobs.journal import JournalStore
-from pgflex_gui.jobs.restore import run_restore
 from pgflex_gui.jobs.restore_as_server import SdkServerRestoreArm
-from pgflex_gui.jobs.restore_wiring import build_server_engine_for
 from pgflex_gui.sandbox.runtime import Sandbox
 from pgflex_gui.ui.tasks import TaskManager
 from pgflex_gui.ui.tree.nodes import NodeKind, ResourceNode
@@ -163,13 +163,22 @@ def test_the_wizard_checks_each_rule_and_its_plan_restores_onto_the_empty_target
     assert plan.recovery_point_id == point[1]
     assert ResourceId.parse(plan.target_server_id).same_as(world.target)
 
-    # The plan the wizard made runs: the role is assigned, the physical copy lands.
-    journal = JournalStore(tmp_path / "journal").open_or_create(
-        job_id="w", kind="restore", title="w"
+    # The plan runs as the GUI's restore job: the role is assigned, the physical copy lands,
+    # the report is written beside the journal, and a restart would resume the same plan.
+    store = JournalStore(tmp_path / "journal")
+    journal = store.create(kind="restore", title="w", job_id="w")
+    job = restore_job(Composition(), factory, None, plan)
+    assert job.title == "Restore as server into pg-v2-tgt"
+    summary = job.run(JobContext(token=CancelToken(), journal=journal))
+    assert summary.outcome.ok
+    assert [d.name for d in summary.databases] == ["v2data"]
+    assert Path(summary.report_html).is_file()
+    resumed: list[tuple[Any, str]] = []
+    resume_interrupted_restores(
+        Composition(journals=store, runner=object()),
+        lambda again, job_id: resumed.append((again, job_id)),
     )
-    engine = build_server_engine_for(plan, factory=factory, poll_s=0.2)
-    result = run_restore(engine, JobContext(token=CancelToken(), journal=journal))
-    assert [d.name for d in result.databases] == ["v2data"]
+    assert resumed == [(plan, "w")]  # the journal was never marked finished (no runner here)
     copied = box.dataplane.psql(  # type: ignore[attr-defined]
         box.world.server_key(world.target), "SELECT count(*) FROM t;", db="v2data"
     )

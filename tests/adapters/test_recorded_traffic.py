@@ -15,35 +15,32 @@ recorded responses, matched on method + path, case-insensitively: the recorded a
 
 from __future__ import annotations
 
-import json
-import ssl
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-import trustme
-from azure.core.credentials import AccessToken
 
 from pgflex_gui.azure.clients import ClientFactory
 from pgflex_gui.azure.convert import parse_datetime
 from pgflex_gui.azure.inventory import AzureInventory
 from pgflex_gui.azure.protection import ProtectionService, backup_instance_body
 from pgflex_gui.azure.restore import RestoreService
-from pgflex_gui.domain.cloud import CloudConfig
 from pgflex_gui.domain.ids import ResourceId
 from pgflex_gui.domain.models import FlexServer
 from pgflex_gui.domain.restore_plan import build_restore_request
 from pgflex_gui.sandbox.arm.seed import IDS
 from pgflex_gui.sandbox.runtime import Sandbox
-
-DATA = Path(__file__).resolve().parent.parent / "data" / "recordings"
-RECORDED_HOST = "https://management.azure.com"
+from tests.adapters.recording_server import (
+    Replay,
+    diff,
+    load_recording,
+    path_of,
+    replay_client_factory,
+    serve_replay,
+)
 
 # Fields of the app's validate-for-backup body that differ from the CLI's on purpose.
 INTENDED_DIFFERENCES = {
@@ -57,129 +54,23 @@ INTENDED_DIFFERENCES = {
     ),
 }
 
-
-def _load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((DATA / name).read_text())
-    return data
-
-
-def _path(uri: str) -> str:
-    return urlsplit(uri).path.lower()
-
-
-@dataclass
-class Replay:
-    """Recorded answers by (METHOD, lower-case path); repeated paths answer in turn."""
-
-    base_url: str = ""
-    ca_bundle: str = ""
-    answers: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
-    requests: list[tuple[str, str, Any]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def load(self, interactions: list[dict[str, Any]]) -> None:
-        for it in interactions:
-            self.answers.setdefault((it["method"], _path(it["uri"])), []).append(it)
-
-    def answer(self, method: str, path: str, body: Any) -> dict[str, Any] | None:
-        with self.lock:
-            self.requests.append((method, path, body))
-            queue = self.answers.get((method, path.lower()))
-            if not queue:
-                return None
-            return queue.pop(0) if len(queue) > 1 else queue[0]
-
-
-def _handler(replay: Replay) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *_: Any) -> None:
-            return
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            body = json.loads(raw) if raw else None
-            it = replay.answer(self.command, urlsplit(self.path).path, body)
-            if it is None:
-                payload = json.dumps(
-                    {"error": {"code": "NotRecorded", "message": f"{self.command} {self.path}"}}
-                ).encode()
-                self.send_response(404)
-                self.send_header("Content-Type", "application/json")
-            else:
-                payload = b"" if it["body"] is None else json.dumps(it["body"]).encode()
-                self.send_response(int(it["status"]))
-                for name, value in it["headers"].items():
-                    self.send_header(name, value.replace(RECORDED_HOST, replay.base_url))
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
-
-    return Handler
-
-
-class _StaticToken:
-    """A credential for the replay server, which checks no token."""
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken("replay-token", 4_102_444_800)
+_load = load_recording
+_path = path_of
+_diff = diff
 
 
 @pytest.fixture(scope="module")
 def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
-    folder = Path(tmp_path_factory.mktemp("replay"))
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    ca_pem = folder / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_pem))
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    cert.configure_cert(context)
-    state = Replay()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    server.daemon_threads = False
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    state.base_url = f"https://127.0.0.1:{server.server_address[1]}"
-    state.ca_bundle = str(ca_pem)
-    thread = threading.Thread(target=server.serve_forever, name="replay-arm", daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    with serve_replay(Path(tmp_path_factory.mktemp("replay"))) as state:
+        yield state
 
 
 @pytest.fixture
 def replay_factory(replay: Replay) -> Iterator[ClientFactory]:
-    replay.answers.clear()
-    replay.requests.clear()
-    cloud = CloudConfig(
-        name="Replay",
-        arm_endpoint=replay.base_url,
-        authority_host=replay.base_url,
-        credential_scope=replay.base_url + "/.default",
-        ca_bundle=replay.ca_bundle,
-    )
-    factory = ClientFactory(cloud, _StaticToken())  # type: ignore[arg-type]
+    replay.reset()
+    factory = replay_client_factory(replay)
     yield factory
     factory.close()
-
-
-def _diff(sent: Any, recorded: Any, where: str = "") -> list[str]:
-    """Field paths where ``sent`` and ``recorded`` differ (dicts compared key by key)."""
-    if isinstance(sent, dict) and isinstance(recorded, dict):
-        out: list[str] = []
-        for key in sorted(set(sent) | set(recorded)):
-            path = f"{where}.{key}" if where else key
-            if key not in sent or key not in recorded:
-                out.append(path)
-            else:
-                out.extend(_diff(sent[key], recorded[key], path))
-        return out
-    return [] if sent == recorded else [where]
 
 
 def test_diff_finds_a_changed_field() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pgflex_gui.sandbox.arm.http import ArmError, Request, Response, not_found, page
@@ -187,6 +188,21 @@ def register(arm: ArmService) -> None:
     dp = arm.dataplane
     creating: dict[str, threading.Event] = {}  # server key -> set once its cluster is made
 
+    def accepted(req: Request, work: Callable[[], Json | None], operation: str) -> Response:
+        """``arm.lro`` answered as Azure does: 202 with ``{"operation", "startTime"}``.
+
+        Recorded (Azure CLI rdbms recordings, tests/data/recordings/flexserver_*.json): a
+        flexible server's PUT/PATCH/DELETE and its firewall rule, configuration and database
+        writes, and its restart/stop/start, answer 202 with the name of the management
+        operation and its start time, besides the Azure-AsyncOperation and Location headers.
+        """
+        resp = arm.lro(req, work)
+        op_id = resp.headers["Azure-AsyncOperation"].split("?", 1)[0].rsplit("/", 1)[-1]
+        with state.lock:
+            started = state.data["operations"].get(op_id, {}).get("startTime", "")
+        resp.body = {"operation": operation, "startTime": started}
+        return resp
+
     def load(m: re.Match[str]) -> Json:
         rid = f"/subscriptions/{m['sub']}/resourceGroups/{m['rg']}/providers/{PG}/{m['name']}"
         found = state.get(rid)
@@ -266,7 +282,7 @@ def register(arm: ArmService) -> None:
                 server["tags"]["sandbox-port"] = str(ep.port)
                 state.save()
 
-        return arm.lro(req, work)
+        return accepted(req, work, "UpsertServerManagementOperationV2")
 
     def patch(req: Request, m: re.Match[str]) -> Response:
         server = load(m)
@@ -296,7 +312,7 @@ def register(arm: ArmService) -> None:
             if props.get("highAvailability"):
                 server["properties"]["highAvailability"].update(props["highAvailability"])
             state.save()
-        return arm.lro(req, lambda: None)
+        return accepted(req, lambda: None, "UpsertServerManagementOperationV2")
 
     def delete(req: Request, m: re.Match[str]) -> Response:
         server = load(m)
@@ -311,7 +327,7 @@ def register(arm: ArmService) -> None:
 
         with state.lock:
             server["properties"]["state"] = "Dropping"
-        return arm.lro(req, work)
+        return accepted(req, work, "DropServerManagementOperation")
 
     def action(req: Request, m: re.Match[str]) -> Response:
         server = load(m)
@@ -346,7 +362,8 @@ def register(arm: ArmService) -> None:
                     server["_sandbox"]["pending_restart"] = False
                 state.save()
 
-        return arm.lro(req, work)
+        operation = {"stop": "Stop", "start": "Start", "restart": "Restart"}[act]
+        return accepted(req, work, f"{operation}ServerManagementOperation")
 
     # -- firewall rules ----------------------------------------------------------------
     def fw_json(server: Json, name: str, rule: Json) -> Json:
@@ -382,14 +399,14 @@ def register(arm: ArmService) -> None:
                 "endIpAddress": end,
             }
             state.save()
-        return arm.lro(req, lambda: None)
+        return accepted(req, lambda: None, "UpsertServerFirewallRulesManagementOperation")
 
     def fw_delete(req: Request, m: re.Match[str]) -> Response:
         server = load(m)
         with state.lock:
             server["_sandbox"]["firewall"].pop(m["rule"], None)
             state.save()
-        return arm.lro(req, lambda: None)
+        return accepted(req, lambda: None, "DropServerFirewallRulesManagementOperation")
 
     # -- configurations ----------------------------------------------------------------
     def cfg_list(req: Request, m: re.Match[str]) -> Response:
@@ -437,7 +454,7 @@ def register(arm: ArmService) -> None:
             if real:
                 dp.set_configuration(key, name, value)
 
-        return arm.lro(req, work)
+        return accepted(req, work, "UpdateConfigurationManagementOperation")
 
     # -- databases ---------------------------------------------------------------------
     def databases(server: Json) -> list[tuple[str, str]]:
@@ -500,7 +517,9 @@ def register(arm: ArmService) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", charset + collation):
             raise ArmError(400, "InvalidParameterValue", "Invalid charset or collation.")
         if name in {n for n, _ in databases(server)}:
-            return arm.lro(req, lambda: db_json(server, name))
+            return accepted(
+                req, lambda: db_json(server, name), "UpsertServerDatabaseManagementOperation"
+            )
         quoted = '"' + name.replace('"', '""') + '"'
 
         def work() -> Json:
@@ -519,7 +538,7 @@ def register(arm: ArmService) -> None:
                 state.save()
             return db_json(server, name)
 
-        return arm.lro(req, work)
+        return accepted(req, work, "UpsertServerDatabaseManagementOperation")
 
     def db_delete(req: Request, m: re.Match[str]) -> Response:
         server = load(m)

@@ -7,11 +7,12 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from pgflex_gui.sandbox.arm import roles
+from pgflex_gui.sandbox.arm.context import now_iso
 from pgflex_gui.sandbox.arm.http import ArmError, Request, Response, page
 from pgflex_gui.sandbox.arm.state import norm
 
 if TYPE_CHECKING:
-    from pgflex_gui.sandbox.arm.server import ArmService
+    from pgflex_gui.sandbox.arm.context import ArmContext
 
 __all__ = ["assignment_json", "register"]
 
@@ -52,10 +53,8 @@ def _scope_of(raw: str) -> str:
     return "/" + raw.strip("/") if raw.strip("/") else "/"
 
 
-def register(arm: ArmService) -> None:
+def register(arm: ArmContext) -> None:
     """Register the Microsoft.Authorization routes."""
-    from pgflex_gui.sandbox.arm.server import now_iso
-
     state = arm.state
 
     def ra_list(req: Request, m: re.Match[str]) -> Response:

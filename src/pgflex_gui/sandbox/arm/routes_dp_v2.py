@@ -1,10 +1,10 @@
 """Microsoft.DataProtection, vaulted backup v2 (physical, preview) at api-version 2026-07-01.
 
-Registered first (one line in ``server.py``), before ``routes_dp``: each route here answers only
-what is v2 and hands everything else to the next matching route, i.e. the v1 routes,
-unchanged. Facts from the shared doc ``azure-v2-and-resource-graph.md`` Topic 1; where the
-doc says INFERRED or UNCONFIRMED the sandbox makes a choice, named below, and the app must
-detect rather than assume.
+Registered first (``server._register_routes``), before the ``routes_dp_*`` modules: each
+route here answers only what is v2 and hands everything else to the next matching route, i.e.
+the v1 routes, unchanged. Facts from the shared doc ``azure-v2-and-resource-graph.md``
+Topic 1; where the doc says INFERRED or UNCONFIRMED the sandbox makes a choice, named below,
+and the app must detect rather than assume.
 
 * ``PUT backupPolicies`` at 2026-07-01 also accepts a daily (``P1D``) schedule (v1 routes
   accept weekly only). A v1 instance (no marker) attached to a daily policy is refused
@@ -58,7 +58,7 @@ from pgflex_gui.sandbox.contract import DataPlaneError
 from pgflex_gui.sandbox.pgcluster import as_server_user, clean_env, traversable_by_server_user
 
 if TYPE_CHECKING:
-    from pgflex_gui.sandbox.arm.server import ArmService
+    from pgflex_gui.sandbox.arm.context import ArmContext
 
 __all__ = ["V2_API_VERSION", "V2_UNSUPPORTED_REGIONS", "add_daily_points", "is_v2", "register"]
 
@@ -130,7 +130,7 @@ def _periods(policy_props: Json) -> list[str]:
 
 
 def add_daily_points(
-    arm: ArmService, bi_id: str, days: int, *, end: datetime | None = None
+    arm: ArmContext, bi_id: str, days: int, *, end: datetime | None = None
 ) -> None:
     """Metadata-only daily recovery points (one a day, newest first ending at ``end``)."""
     state = arm.state
@@ -154,8 +154,8 @@ def add_daily_points(
             state.put(rp)
 
 
-def register(arm: ArmService) -> None:
-    """Register the v2 routes (before ``routes_dp``: unmatched requests fall through)."""
+def register(arm: ArmContext) -> None:
+    """Register the v2 routes (before ``routes_dp_*``: unmatched requests fall through)."""
     state = arm.state
     dp = arm.dataplane
     mine: set[Any] = set()

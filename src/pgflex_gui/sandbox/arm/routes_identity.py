@@ -11,7 +11,7 @@ from pgflex_gui.sandbox.arm.auth import audience_for_scope, issue_token
 from pgflex_gui.sandbox.arm.http import ArmError, Request, Response
 
 if TYPE_CHECKING:
-    from pgflex_gui.sandbox.arm.server import ArmService
+    from pgflex_gui.sandbox.arm.context import ArmContext
 
 __all__ = ["admin", "handle"]
 
@@ -31,7 +31,7 @@ def _aad_error(status: int, error: str, code: int, text: str, **extra: Any) -> R
     return Response(status, body)
 
 
-def _openid(arm: ArmService, tenant: str) -> Json:
+def _openid(arm: ArmContext, tenant: str) -> Json:
     base = f"{arm.base_url}/{tenant}"
     return {
         "token_endpoint": f"{base}/oauth2/v2.0/token",
@@ -63,7 +63,7 @@ def _openid(arm: ArmService, tenant: str) -> Json:
     }
 
 
-def handle(arm: ArmService, req: Request) -> Response | None:
+def handle(arm: ArmContext, req: Request) -> Response | None:
     """Answer token-authority routes; None for anything else."""
     parts = req.path.strip("/").split("/")
     low = [p.lower() for p in parts]
@@ -90,7 +90,7 @@ def handle(arm: ArmService, req: Request) -> Response | None:
     return None
 
 
-def _token(arm: ArmService, tenant: str, req: Request) -> Response:
+def _token(arm: ArmContext, tenant: str, req: Request) -> Response:
     form = dict(parse_qsl(req.raw_body.decode("utf-8"), keep_blank_values=True))
     tenants = arm.state.data["tenants"]
     if tenant not in tenants:
@@ -179,7 +179,7 @@ def _token(arm: ArmService, tenant: str, req: Request) -> Response:
     )
 
 
-def admin(arm: ArmService, req: Request) -> Response:
+def admin(arm: ArmContext, req: Request) -> Response:
     """``/_sandbox/faults`` (GET, POST, DELETE) and ``/_sandbox/tenants/{t}`` (PATCH)."""
     parts = req.path.strip("/").split("/")
     if parts[1:2] == ["faults"]:

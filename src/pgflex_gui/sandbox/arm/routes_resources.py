@@ -11,7 +11,7 @@ from pgflex_gui.sandbox.arm.regions import PAIRS, REGIONS
 from pgflex_gui.sandbox.arm.state import public
 
 if TYPE_CHECKING:
-    from pgflex_gui.sandbox.arm.server import ArmService
+    from pgflex_gui.sandbox.arm.context import ArmContext
 
 __all__ = ["register", "rg_json", "subscription_json"]
 
@@ -81,7 +81,7 @@ def _location_json(sub: str, name: str) -> Json:
     }
 
 
-def register(arm: ArmService) -> None:
+def register(arm: ArmContext) -> None:
     """Register the Microsoft.Resources routes."""
     state = arm.state
     anyrole = set(roles.BUILTIN_ROLES)

@@ -42,7 +42,7 @@ from pgflex_gui.sandbox.arm.http import ArmError, Request, Response
 from pgflex_gui.sandbox.arm.state import public
 
 if TYPE_CHECKING:
-    from pgflex_gui.sandbox.arm.server import ArmService
+    from pgflex_gui.sandbox.arm.context import ArmContext
 
 __all__ = ["QuotaWindow", "register"]
 
@@ -123,7 +123,7 @@ def _offset(token: str, query: str) -> int:
     return offset
 
 
-def register(arm: ArmService) -> None:
+def register(arm: ArmContext) -> None:
     """Register the Microsoft.ResourceGraph route."""
     state = arm.state
     anyrole = set(roles.BUILTIN_ROLES) - {roles.BLOB_DATA_CONTRIBUTOR, roles.BLOB_DATA_OWNER}

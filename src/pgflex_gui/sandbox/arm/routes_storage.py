@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from pgflex_gui.sandbox.arm.context import now_iso
 from pgflex_gui.sandbox.arm.http import ArmError, Request, Response, not_found, page
 from pgflex_gui.sandbox.arm.nulldp import ensure_container
 from pgflex_gui.sandbox.arm.state import public
 
 if TYPE_CHECKING:
-    from pgflex_gui.sandbox.arm.server import ArmService
+    from pgflex_gui.sandbox.arm.context import ArmContext
     from pgflex_gui.sandbox.contract import StorageEndpoint
 
 __all__ = ["ST", "register", "storage_json"]
@@ -86,10 +87,8 @@ def storage_json(
     }
 
 
-def register(arm: ArmService) -> None:
+def register(arm: ArmContext) -> None:
     """Register the storage routes."""
-    from pgflex_gui.sandbox.arm.server import now_iso
-
     state = arm.state
 
     def rid(m: re.Match[str]) -> str:

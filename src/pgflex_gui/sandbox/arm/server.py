@@ -10,14 +10,27 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from pgflex_gui.sandbox.arm import roles
+from pgflex_gui.sandbox.arm import (
+    roles,
+    routes_authz,
+    routes_dp_instances,
+    routes_dp_restores,
+    routes_dp_v2,
+    routes_dp_vaults,
+    routes_identity,
+    routes_pg,
+    routes_resources,
+    routes_rg,
+    routes_storage,
+)
 from pgflex_gui.sandbox.arm.auth import ARM_AUDIENCES, TokenError, issue_token, verify_token
+from pgflex_gui.sandbox.arm.context import now_iso
+from pgflex_gui.sandbox.arm.dpcontext import DpContext
 from pgflex_gui.sandbox.arm.faults import Faults
 from pgflex_gui.sandbox.arm.http import ArmError, Request, Response, Router, new_id
 from pgflex_gui.sandbox.arm.state import State, norm
@@ -31,9 +44,15 @@ Json = dict[str, Any]
 _READ_POSTS = ("fetchsecondaryrecoverypoints", "fetchcrossregionrestorejob", "checkname")
 
 
-def now_iso() -> str:
-    """Current UTC time in ARM's ISO format."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _register_routes(arm: ArmService) -> None:
+    """Register every route module on ``arm.router``; the order is the matching order."""
+    routes_dp_v2.register(arm)  # first: its v2 routes hand everything else on
+    for module in (routes_resources, routes_authz, routes_pg, routes_storage):
+        module.register(arm)
+    dp = DpContext(arm)
+    for dp_module in (routes_dp_vaults, routes_dp_instances, routes_dp_restores):
+        dp_module.register(dp)
+    routes_rg.register(arm)
 
 
 class ArmService:
@@ -67,20 +86,7 @@ class ArmService:
         self._serve_thread: threading.Thread | None = None
         self.busy: dict[str, str] = {}  # backup instance id -> job id running on it
         self.busy_lock = threading.Lock()
-        from pgflex_gui.sandbox.arm import (
-            routes_authz,
-            routes_dp,
-            routes_dp_v2,
-            routes_pg,
-            routes_resources,
-            routes_rg,
-            routes_storage,
-        )
-
-        routes_dp_v2.register(self)  # first: its v2 routes hand everything else on
-        for module in (routes_resources, routes_authz, routes_pg, routes_storage, routes_dp):
-            module.register(self)
-        routes_rg.register(self)
+        _register_routes(self)
 
     # -- lifecycle ---------------------------------------------------------------------
     def serve(self, cert: Path, key: Path, port: int = 0) -> int:
@@ -315,8 +321,6 @@ class ArmService:
             return Response(400, {"error": {"code": exc.code, "message": exc.message}})
 
     def _handle(self, req: Request) -> Response:
-        from pgflex_gui.sandbox.arm import routes_identity
-
         low = req.path.lower()
         identity = routes_identity.handle(self, req)
         if identity is not None:

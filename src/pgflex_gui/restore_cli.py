@@ -44,7 +44,7 @@ from pgflex_gui.jobs.restore_wiring import (
     build_server_engine_for,
     load_any_plan,
 )
-from pgflex_gui.termination import on_termination
+from pgflex_gui.termination import on_termination, stop_descendants
 
 __all__ = ["build_engine", "build_engine_for", "build_parser", "build_server_engine", "main"]
 
@@ -209,6 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"pgflex restore: {outcome.headline}. {outcome.remedy}", file=sys.stderr)
     except Cancelled:
         journal.set_state(JournalState.CANCELLED)
+        stopped = stop_descendants()  # nothing it started may outlive a cancelled restore
+        if stopped:
+            logging.getLogger(__name__).warning("Stopped leftover child processes: %s", stopped)
         print("pgflex restore: cancelled; rerun the same command to resume.", file=sys.stderr)
         code = 130
     except AppError as exc:

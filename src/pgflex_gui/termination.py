@@ -14,7 +14,7 @@ import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["TERMINATION_SIGNALS", "on_termination", "signal_name"]
+__all__ = ["TERMINATION_SIGNALS", "on_termination", "signal_name", "stop_descendants"]
 
 TERMINATION_SIGNALS: tuple[int, ...] = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
@@ -48,3 +48,28 @@ def on_termination(callback: Callable[[int], None]) -> Iterator[None]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+def stop_descendants(grace_s: float = 3.0) -> list[int]:
+    """Terminate (then kill) every process this one started that is still running.
+
+    The last step of a cancelled ``pgflex restore``: its tools are stopped by the engine, but
+    a helper a tool forked (``pg_restore -j`` workers) or one started as the cancel landed
+    must not outlive the command either. Returns the pids it had to stop.
+    """
+    import psutil
+
+    try:
+        alive = [p for p in psutil.Process().children(recursive=True) if p.is_running()]
+        alive = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+    except psutil.Error:
+        return []
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _gone, left = psutil.wait_procs(alive, timeout=grace_s)
+    for proc in left:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(left, timeout=grace_s)
+    return [p.pid for p in alive]

@@ -211,6 +211,9 @@ def test_the_files_wizard_hands_a_v2_point_to_the_server_wizard(
     qtbot.waitUntil(lambda: page.points.count() == 1, timeout=30_000)
     page.points.setCurrentRow(0)
     qtbot.waitUntil(lambda: wizard.flow.draft.recovery_point is not None)
+    rp = wizard.flow.draft.recovery_point
+    assert rp is not None
+    assert page.calendar.day_kind(rp.time.astimezone().date()) == "unknown"  # marked by kind
     # Its kind is unknown (UNCONFIRMED): a warning, and the way to restore it as a server.
     assert "v1 (logical) or v2 (physical)" in page.issue_list.text()
     assert page.as_server.isVisible()

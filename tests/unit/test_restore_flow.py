@@ -141,6 +141,24 @@ def _kind_source(instance_kind: str) -> RestoreSource:
     return RestoreSource(src.vault, bi, src.server)
 
 
+def test_calendar_days_carry_the_kind_of_their_points_on_a_v2_instance() -> None:
+    assert RestoreFlow(_kind_source("v1")).point_day_kinds() is None  # no marks on v1
+    flow = RestoreFlow(_kind_source("v2"))
+    old, mixed = NOW - timedelta(days=7), NOW - timedelta(days=14)
+    flow.set_points(
+        [
+            dataclasses.replace(point("a", NOW), kind_evidence="v2"),
+            dataclasses.replace(point("b", old), kind_evidence="v1"),
+            dataclasses.replace(point("c", mixed), kind_evidence="v1"),
+            dataclasses.replace(point("d", mixed + timedelta(minutes=1)), kind_evidence="v2"),
+        ]
+    )
+    kinds = flow.point_day_kinds()
+    assert kinds is not None
+    day = lambda t: t.astimezone().date()  # noqa: E731
+    assert kinds == {day(NOW): "v2", day(old): "v1", day(mixed): "unknown"}
+
+
 @pytest.mark.parametrize(
     ("instance_kind", "evidence", "blocks", "warns"),
     [

@@ -85,12 +85,12 @@ __all__ = [
     "RestoreEngine",
     "RestoreJob",
     "RestoreResult",
+    "RunsRestore",
     "SecretStore",
     "StageTime",
     "db_restore_jobs",
     "generate_password",
     "plan_digest",
-    "RunsRestore",
     "run_restore",
 ]
 

@@ -75,6 +75,18 @@ def _stop(proc: subprocess.Popen[str], *, hard: bool) -> None:
             proc.terminate()
 
 
+def _sweep_group(proc: subprocess.Popen[str]) -> None:
+    """Kill what is left of a stopped tool's process group (e.g. ``pg_restore -j`` workers).
+
+    The tool was started in its own session, so its group id is its pid; the group outlives
+    the leader while a member runs. Called right after the leader was reaped.
+    """
+    if sys.platform == "win32" or proc.returncode is None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def run_streaming(
     argv: list[str],
     *,
@@ -155,8 +167,11 @@ def run_streaming(
         except subprocess.TimeoutExpired:
             _stop(proc, hard=True)
             proc.wait()
+        _sweep_group(proc)
         raise
     finally:
+        if cancelled:
+            _sweep_group(proc)
         for pump in pumps:
             pump.join(timeout=1)
     errors, benign, fatal = collect_errors(kept)

@@ -390,6 +390,18 @@ class RestoreFlow:
         """Local calendar days that have at least one recovery point (for the calendar)."""
         return frozenset(p.time.astimezone().date() for p in self.visible_points())
 
+    def point_day_kinds(self) -> dict[date, BackupKind] | None:
+        """Per local day, the kind of its points (days mixing kinds: "unknown"); None for a
+        v1 instance, whose points are all v1 (the calendar then needs no kind marks)."""
+        instance = self.source.instance
+        if instance is None or instance.backup_kind == "v1":
+            return None
+        kinds: dict[date, BackupKind] = {}
+        for p in self.visible_points():
+            day, kind = p.time.astimezone().date(), self.point_kind(p)
+            kinds[day] = kind if kinds.get(day, kind) == kind else "unknown"
+        return kinds
+
     def points_on(self, day: date) -> list[RecoveryPoint]:
         """The visible points whose local date is ``day``."""
         return [p for p in self.visible_points() if p.time.astimezone().date() == day]

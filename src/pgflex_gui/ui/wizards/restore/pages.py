@@ -310,7 +310,7 @@ class SourcePage(_FlowPage):
                 d.recovery_point.recovery_point_id
             ):
                 self.points.setCurrentItem(item)
-        self.calendar.set_days(flow.point_days())
+        self.calendar.set_days(flow.point_days(), flow.point_day_kinds())
         if d.recovery_point is not None:
             self.calendar.select_day(d.recovery_point.time.astimezone().date())
         in_incident = flow.incident_mode

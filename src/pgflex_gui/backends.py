@@ -186,6 +186,20 @@ def build_services(comp: Composition, factory: Any, inventory: Any, credential: 
 PLAN_FILE_KEY = "plan_file"  # a restore job's journal points at its plan (no secrets in it)
 
 
+def files_engine(comp: Composition, factory: Any, credential: Any, plan: Any) -> Any:
+    """The restore-as-files engine of this session (keyring, audit log, pg tool folders)."""
+    from pgflex_gui.jobs.restore_wiring import build_engine_for
+
+    return build_engine_for(
+        plan,
+        factory=factory,
+        credential=credential,
+        secrets=comp.keystore.get() if comp.keystore is not None else None,
+        audit=comp.audit,
+        pg_tool_paths=comp.pg_tool_paths(),
+    )
+
+
 def cleanup_job(
     comp: Composition, factory: Any, credential: Any, job_id: str, items: Sequence[Any]
 ) -> Any:
@@ -208,16 +222,8 @@ def cleanup_job(
 
     def run(ctx: JobContext) -> Any:
         from pgflex_gui.jobs.cleanup import CleanupJob
-        from pgflex_gui.jobs.restore_wiring import build_engine_for
 
-        engine = build_engine_for(
-            plan,
-            factory=factory,
-            credential=credential,
-            secrets=comp.keystore.get() if comp.keystore is not None else None,
-            audit=comp.audit,
-            pg_tool_paths=comp.pg_tool_paths(),
-        )
+        engine = files_engine(comp, factory, credential, plan)
         return CleanupJob(engine, items, handle.journal).run(ctx)
 
     return FunctionJob(
@@ -248,7 +254,7 @@ def restore_job(comp: Composition, factory: Any, credential: Any, plan: Any) -> 
         from pgflex_gui.jobs.report import write_report
         from pgflex_gui.jobs.restore import RunsRestore, run_restore
         from pgflex_gui.jobs.restore_plan_file import save_plan
-        from pgflex_gui.jobs.restore_wiring import build_engine_for, build_server_engine_for
+        from pgflex_gui.jobs.restore_wiring import build_server_engine_for
 
         journal = ctx.journal
         path = getattr(journal, "path", None)
@@ -261,14 +267,7 @@ def restore_job(comp: Composition, factory: Any, credential: Any, plan: Any) -> 
         if as_server:
             engine = build_server_engine_for(plan, factory=factory, audit=comp.audit)
         else:
-            engine = build_engine_for(
-                plan,
-                factory=factory,
-                credential=credential,
-                secrets=comp.keystore.get() if comp.keystore is not None else None,
-                audit=comp.audit,
-                pg_tool_paths=comp.pg_tool_paths(),
-            )
+            engine = files_engine(comp, factory, credential, plan)
         report: Mapping[str, Path] = {}
         try:
             result = run_restore(engine, ctx)  # raises RestoreFailed unless it succeeded
